@@ -1,0 +1,36 @@
+"""The one Dagster code location. Definitions are built when Dagster loads them, not at import:
+the registry (``OMNI_TENANTS_FILE``) and profile (``OMNI_PROFILE``) are read then, and no secret is needed."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from orchestration.defs.automation import automation
+from orchestration.defs.ingestion import SOURCE_BINDINGS, ingestion_assets
+from orchestration.defs.platform import platform_assets
+from orchestration.defs.transformation import dbt_resource, transformation_assets
+from orchestration.partitions import tenant_partitions
+from orchestration.settings import Settings
+from orchestration.tenants import load_registry
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    registry = load_registry(settings.tenants_file)
+    partitions = tenant_partitions(registry)
+    job, schedule = automation(registry, partitions, list(SOURCE_BINDINGS))
+    return dg.Definitions(
+        assets=[
+            *platform_assets(registry, partitions),
+            *ingestion_assets(registry, partitions, settings),
+            *transformation_assets(partitions),
+        ],
+        jobs=[job],
+        schedules=[schedule],
+        resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.from_env())

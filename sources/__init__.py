@@ -1,0 +1,1 @@
+"""dlt sources: plain Python, runnable by dlt alone, never importing Dagster."""
