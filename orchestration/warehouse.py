@@ -17,10 +17,13 @@ from orchestration.settings import Settings
 
 
 def dlt_destination(settings: Settings) -> Destination:
+    """The warehouse as a dlt destination. Dataset names are used verbatim: dlt would otherwise fold the
+    ``__`` between source and tenant (its nesting separator) into ``_``."""
     if settings.profile == "embedded":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(settings.duckdb_path))
-    return dlt.destinations.postgres(credentials=settings.postgres.sqlalchemy_url())
+        return dlt.destinations.duckdb(str(settings.duckdb_path), enable_dataset_name_normalization=False)
+    return dlt.destinations.postgres(credentials=settings.postgres.sqlalchemy_url(),
+                                     enable_dataset_name_normalization=False)
 
 
 def dataset_name(source: str, tenant: str) -> str:

@@ -89,7 +89,7 @@ class ShopifyGraphQLClient:
             body = self._post(query, variables)
             cost = (body.get("extensions") or {}).get("cost") or {}
             self._observe(cost)
-            if "requestedQueryCost" in cost:
+            if cost.get("requestedQueryCost") is not None:
                 self._last_requested_cost[query] = float(cost["requestedQueryCost"])
             errors = body.get("errors")
             if not errors:
@@ -169,7 +169,9 @@ def _table(rows: list[dict[str, Any]], columns: dict[str, pa.DataType]) -> pa.Ta
             arrays.append(pa.array(values, pa.string()).cast(dtype))
         else:
             arrays.append(pa.array(values, dtype))
-    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(n, t) for n, t in columns.items()]))
+    # ids are primary keys: not nullable, as dlt's schema has them
+    fields = [pa.field(n, t, nullable=(n != "id")) for n, t in columns.items()]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def sum_money(amounts: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ under the bucket (Shopify refuses a query whose requested cost exceeds ``maximum
 DEFAULT_API_VERSION = "2025-01"
 DEFAULT_START_DATE = "2000-01-01T00:00:00Z"
 MAX_LINE_ITEMS = 10  # per order and per refund in one query; more is an error (see helpers.expect_complete)
+MAX_REFUNDS = 5  # per order
 MAX_VARIANTS = 100
 
 _MONEY_BAG = "{ shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }"
@@ -36,7 +37,7 @@ query Orders($first: Int!, $after: String, $query: String) {{
           taxLines {{ priceSet {_MONEY_BAG} }}
         }}
       }}
-      refunds(first: {MAX_LINE_ITEMS}) {{
+      refunds(first: {MAX_REFUNDS}) {{
         id createdAt
         totalRefundedSet {_MONEY_BAG}
         refundLineItems(first: {MAX_LINE_ITEMS}) {{

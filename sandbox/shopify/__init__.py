@@ -1,0 +1,1 @@
+"""The Shopify Admin GraphQL API twin: schema, data graph, cost model and throttle."""

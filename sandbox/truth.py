@@ -1,0 +1,48 @@
+"""Ground-truth revenue straight from the world's records, with exact Decimals.
+
+This is what the warehouse must reconcile to, to the cent: it reads the world's own frames, never anything
+an API or a loader produced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import polars as pl
+
+from sandbox.world import ShopWorld
+
+CHANNELS = ("online_store", "wholesale")
+
+
+def _cents(value: int | None) -> Decimal:
+    return Decimal(int(value or 0)).scaleb(-2)
+
+
+def revenue_truth(shop: ShopWorld, as_of: datetime | None = None, channel: str | None = None) -> dict:
+    """Orders and money over all channels (or one): gross = Σ quantity × unit price, discounts = Σ line
+    discounts, refunds = Σ refunded merchandise (after discount, tax excluded), net = gross − discounts − refunds;
+    tax and shipping as charged."""
+    world = shop if as_of is None else shop.visible(as_of)
+    orders = world.orders if channel is None else world.channel(channel)
+    ids = orders["order_id"].implode()
+    lines = world.order_lines.filter(pl.col("order_id").is_in(ids))
+    refunds = world.refunds.filter(pl.col("order_id").is_in(ids))
+    refund_lines = world.refund_lines.filter(pl.col("refund_id").is_in(refunds["refund_id"].implode()))
+    gross = _cents((lines["quantity"] * lines["unit_price_cents"]).sum())
+    discounts = _cents(lines["discount_cents"].sum())
+    refunded = _cents(refund_lines["subtotal_cents"].sum())
+    return {
+        "orders": orders.height,
+        "gross": gross,
+        "discounts": discounts,
+        "refunds": refunded,
+        "net": gross - discounts - refunded,
+        "tax": _cents(orders["tax_cents"].sum()),
+        "shipping": _cents(orders["shipping_cents"].sum()),
+    }
+
+
+def revenue_truth_by_channel(shop: ShopWorld, as_of: datetime | None = None) -> dict[str, dict]:
+    return {channel: revenue_truth(shop, as_of, channel) for channel in CHANNELS}

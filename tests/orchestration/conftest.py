@@ -1,0 +1,35 @@
+"""Fixtures for Dagster-level tests: a parsed dbt project and an isolated platform home per test."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DBT = REPO / ".venv" / "bin" / "dbt"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """dagster-dbt reads target/manifest.json when definitions load: parse the project once per session."""
+    subprocess.run([str(DBT), "parse", "--quiet"], cwd=REPO / "dbt_project", check=True)
+    return REPO / "dbt_project" / "target" / "manifest.json"
+
+
+@pytest.fixture
+def platform_env(tmp_path, monkeypatch):
+    """OMNI_* pointing at a throwaway home: its own warehouse, dlt state and Dagster instance."""
+    home = tmp_path / "omni"
+    monkeypatch.setenv("OMNI_PROFILE", "embedded")
+    monkeypatch.setenv("OMNI_HOME", str(home))
+    monkeypatch.setenv("OMNI_DUCKDB_PATH", str(home / "warehouse" / "omni.duckdb"))
+    monkeypatch.setenv("OMNI_TENANTS_FILE", str(REPO / "tenants.yaml"))
+    return home
+
+
+def write_registry(path: Path, tenants: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"tenants": tenants}))
+    return path

@@ -1,0 +1,83 @@
+"""The Dagster code location: it loads without secrets, dlt and dbt keys line up, and the graph matches
+its snapshot (update with ``OMNI_UPDATE_SNAPSHOTS=1 pytest tests/orchestration``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.definitions import build_definitions
+from orchestration.defs.automation import REFRESH_JOB, tenant_selection
+from orchestration.defs.transformation import dbt_build_args
+from orchestration.settings import Settings
+from orchestration.tenants import load_registry
+from orchestration.translators import DbtTranslator
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+def graph_snapshot(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    nodes = {}
+    for key in sorted(graph.get_all_asset_keys()):
+        node = graph.get(key)
+        nodes[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "partitioned_by_tenant": node.partitions_def is not None,
+            "checks": sorted(c.name for c in graph.get_check_keys_for_assets([key])) if hasattr(
+                graph, "get_check_keys_for_assets") else [],
+        }
+    return nodes
+
+
+def test_definitions_load_without_any_secret(platform_env, monkeypatch):
+    for name in ("NORTHWIND_SHOPIFY_TOKEN", "ALPINE_SHOPIFY_TOKEN", "KUMO_SHOPIFY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    defs = build_definitions(Settings.from_env())
+    job = defs.resolve_job_def(REFRESH_JOB)
+    assert job.partitions_def.get_partition_keys() == ["northwind", "alpine", "kumo"]
+    assert len(defs.resolve_schedule_def("daily_tenant_refresh").job_name) > 0
+
+
+def test_every_dbt_source_is_landed_by_a_dlt_asset(platform_env, dbt_manifest):
+    defs = build_definitions(Settings.from_env())
+    graph = defs.resolve_asset_graph()
+    landed = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name.startswith("raw_")
+              and graph.get(k).is_materializable}
+    manifest = json.loads(dbt_manifest.read_text())
+    translator = DbtTranslator()
+    source_keys = {translator.get_asset_key(props) for props in manifest["sources"].values()}
+    assert source_keys, "the dbt project declares its raw sources"
+    assert source_keys <= landed, f"dbt sources nobody lands: {sorted(map(str, source_keys - landed))}"
+    # and the staging models really depend on them
+    staged = {p for k in graph.get_all_asset_keys() if k.path[0] == "staging" for p in graph.get(k).parent_keys}
+    assert source_keys <= staged
+
+
+def test_asset_graph_matches_snapshot(platform_env):
+    snapshot = graph_snapshot(build_definitions(Settings.from_env()))
+    if os.environ.get("OMNI_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+    assert SNAPSHOT.exists(), "no snapshot yet: run with OMNI_UPDATE_SNAPSHOTS=1 and review the file"
+    assert snapshot == json.loads(SNAPSHOT.read_text())
+
+
+def test_dbt_build_args_carry_the_tenant():
+    assert dbt_build_args("kumo") == ["build", "--vars", '{"tenant": "kumo"}']
+
+
+def test_tenant_selection_drops_sources_the_tenant_lacks(platform_env, tmp_path):
+    registry = load_registry(Settings.from_env().tenants_file)
+    defs = build_definitions(Settings.from_env())
+    graph = defs.resolve_asset_graph()
+    northwind = registry.get("northwind")
+    without_files = northwind.model_copy(update={"sources": {"shopify": northwind.sources["shopify"]}})
+    keys = tenant_selection(without_files, ["shopify", "files"]).resolve(graph)
+    assert not any(k.path[:2] == ["raw", "files"] for k in keys)
+    assert any(k.path[:2] == ["raw", "shopify"] for k in keys)
+    assert dg.AssetKey(["marts", "fct_orders"]) in keys
