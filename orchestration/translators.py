@@ -1,8 +1,7 @@
 """The one place that decides asset keys and groups, for every integration.
 
-Raw landings are ``raw/<source>/<dlt resource>`` (group ``raw_<source>``). A dbt source table maps to the
-dlt resource that lands it: by default the table of the same name, or the resource named in the table's
-``meta.dlt_resource`` (e.g. Shopify's ``order_line_items`` are landed by the ``orders`` resource). dbt models
+Raw landings are ``raw/<source>/<table>`` (group ``raw_<source>``): every dlt resource lands one table of the
+same name, and the dbt source of that table gets the same key, so lineage runs from API to mart. dbt models
 are ``<layer>/<model>`` with the layer (staging, marts…) taken from their folder, grouped by layer.
 """
 
@@ -40,9 +39,7 @@ class DbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            meta = dbt_resource_props.get("meta") or {}
-            resource = meta.get("dlt_resource", dbt_resource_props["name"])
-            return raw_asset_key(dbt_resource_props["source_name"], resource)
+            return raw_asset_key(dbt_resource_props["source_name"], dbt_resource_props["name"])
         return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,6 @@
 """Jobs and schedules, declared as data: one job refreshes a tenant's whole graph, a daily schedule runs it
 for every tenant (one run per tenant, selecting only the sources that tenant has)."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -23,7 +22,7 @@ def tenant_selection(tenant: Tenant, all_sources: list[str]) -> dg.AssetSelectio
 
 def automation(
     registry: TenantRegistry, partitions: dg.PartitionsDefinition, sources: list[str]
-) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+) -> tuple:
     job = dg.define_asset_job(
         REFRESH_JOB,
         selection=dg.AssetSelection.all(),

@@ -5,7 +5,6 @@ T's own dlt pipeline (``<source>__T`` → dataset ``raw_<source>__T``), so tenan
 A failure names the tenant and the source.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +13,12 @@ import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource, dlt_assets
 from dlt.extract.source import DltSource
-from sources.files import files_source
 
 from orchestration.settings import Settings
 from orchestration.tenants import FilesSourceConfig, ShopifySourceConfig, Tenant, TenantRegistry
 from orchestration.translators import DltTranslator
 from orchestration.warehouse import dlt_destination, dlt_pipeline
+from sources.files import files_source
 from sources.shopify import shopify_source
 
 WAREHOUSE_POOL = "warehouse"
@@ -87,7 +86,6 @@ def source_assets(
         dlt_source=binding.template(),
         dlt_pipeline=template_pipeline,
         name=f"raw_{source}",
-        group_name=f"raw_{source}",
         dagster_dlt_translator=DltTranslator(),
         partitions_def=partitions,
         pool=WAREHOUSE_POOL,

@@ -1,7 +1,6 @@
 """The tenant registry landed in the warehouse (``raw_platform.tenants``), so dbt builds ``dim_tenants``
 (display name, reporting currency, timezone, plan) from the same single source of truth."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 

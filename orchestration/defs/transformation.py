@@ -4,9 +4,9 @@ Staging views land in T's own schema and every mart replaces exactly T's slice (
 so tenants build independently and a failure in one never touches another. dbt tests become asset checks.
 """
 
-from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -35,7 +35,8 @@ def manifest_path() -> Path:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=DBT_PROJECT)
+    """dbt from the same environment as Dagster (the venv's executable, whether or not it is on PATH)."""
+    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt")))
 
 
 def transformation_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

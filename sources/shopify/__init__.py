@@ -21,7 +21,14 @@ from collections.abc import Iterator
 import dlt
 import pyarrow as pa
 
-from .helpers import ShopifyGraphQLClient, customers_to_table, orders_to_tables, products_to_tables
+from .helpers import (
+    ORDER_TABLES,
+    PRODUCT_TABLES,
+    ShopifyGraphQLClient,
+    customers_to_table,
+    orders_to_tables,
+    products_to_tables,
+)
 from .settings import (
     CUSTOMERS_QUERY,
     DEFAULT_API_VERSION,
@@ -43,38 +50,48 @@ def shopify_source(
     page_size: int | None = None,
     request_timeout_s: float = 30.0,
 ) -> list:
-    """The shop's orders, customers and products.
+    """The shop's orders (with line items and refunds), customers and products, one resource per table.
 
     ``shop_url`` is ``https://<shop>.myshopify.com`` (or the sandbox's ``http://127.0.0.1:8765/<shop>``);
-    ``page_size`` overrides every connection's page size (tests use it to force many pages).
+    ``page_size`` overrides every connection's page size (tests use it to force many pages). Orders and
+    products are read once per page by a hidden resource and split into their tables by transformers.
     """
     client = ShopifyGraphQLClient(shop_url, access_token, api_version, timeout_s=request_timeout_s)
 
     def size(connection: str) -> int:
         return page_size or PAGE_SIZES[connection]
 
-    @dlt.resource(name="orders", primary_key="id", write_disposition="merge")
-    def orders() -> Iterator[pa.Table]:
-        """Orders; each page also yields its line items, refunds and refund line items to their own tables."""
+    @dlt.resource(name="order_pages", selected=False)
+    def order_pages() -> Iterator[dict[str, pa.Table]]:
         for nodes in _pages(client, ORDERS_QUERY, "orders", size("orders"), start_date):
-            for table_name, table in orders_to_tables(nodes).items():
-                if table.num_rows:
-                    yield dlt.mark.with_table_name(table, table_name)
+            yield orders_to_tables(nodes)
+
+    @dlt.resource(name="product_pages", selected=False)
+    def product_pages() -> Iterator[dict[str, pa.Table]]:
+        for nodes in _pages(client, PRODUCTS_QUERY, "products", size("products"), start_date):
+            yield products_to_tables(nodes)
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[pa.Table]:
         for nodes in _pages(client, CUSTOMERS_QUERY, "customers", size("customers"), start_date):
             yield customers_to_table(nodes)
 
-    @dlt.resource(name="products", primary_key="id", write_disposition="merge")
-    def products() -> Iterator[pa.Table]:
-        """Products; each page also yields its variants to ``product_variants``."""
-        for nodes in _pages(client, PRODUCTS_QUERY, "products", size("products"), start_date):
-            for table_name, table in products_to_tables(nodes).items():
-                if table.num_rows:
-                    yield dlt.mark.with_table_name(table, table_name)
+    return [
+        customers,
+        *(order_pages | _table(name) for name in ORDER_TABLES),
+        *(product_pages | _table(name) for name in PRODUCT_TABLES),
+    ]
 
-    return [orders, customers, products]
+
+def _table(name: str):
+    """A transformer taking one table out of each converted page."""
+
+    @dlt.transformer(name=name, primary_key="id", write_disposition="merge")
+    def pick(page: dict[str, pa.Table]) -> Iterator[pa.Table]:
+        if page[name].num_rows:
+            yield page[name]
+
+    return pick
 
 
 def _pages(client: ShopifyGraphQLClient, query: str, connection: str, page_size: int, start_date: str):

@@ -246,6 +246,8 @@ def products_to_tables(nodes: list[dict]) -> dict[str, pa.Table]:
     return {"products": _table(products, PRODUCT_COLUMNS), "product_variants": _table(variants, VARIANT_COLUMNS)}
 
 
+ORDER_TABLES = ("orders", "order_line_items", "refunds", "refund_line_items")
+PRODUCT_TABLES = ("products", "product_variants")
 S, INT, T = pa.string(), pa.int64(), TIMESTAMP
 ORDER_COLUMNS = {
     "id": S, "legacy_resource_id": INT, "name": S, "created_at": T, "updated_at": T, "processed_at": T,

@@ -1,0 +1,9 @@
+select
+    tenant_id,
+    display_name,
+    currency,
+    timezone,
+    plan_tier,
+    data_retention_days,
+    updated_at
+from {{ ref('stg_platform__tenants') }}

@@ -1,0 +1,21 @@
+-- One row per refunded line item, dated by its refund.
+with refund_lines as (
+    select * from {{ tenant_source('shopify', 'refund_line_items') }} as src
+),
+
+refunds as (
+    select * from {{ tenant_source('shopify', 'refunds') }} as src
+)
+
+select
+    '{{ current_tenant() }}' as tenant_id,
+    refund_lines.id as refund_line_id,
+    refund_lines.refund_id,
+    refund_lines.order_id,
+    refund_lines.line_item_id as line_id,
+    refunds.created_at as refunded_at,
+    refund_lines.quantity as refunded_quantity,
+    {{ money('refund_lines.subtotal_amount') }} as refunded_amount,
+    {{ money('refund_lines.total_tax_amount') }} as refunded_tax_amount
+from refund_lines
+inner join refunds on refunds.id = refund_lines.refund_id
