@@ -8,25 +8,27 @@ Running it again changes no row count: every load merges on its keys and every m
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 import dagster as dg
-from sandbox.files_drop import write_drop
-from sandbox.server import SandboxServer
-from sandbox.world import World, WorldSpec, build_world
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.tenants import FilesSourceConfig, TenantRegistry, load_registry
 from orchestration.warehouse import connect
+from sandbox.files_drop import write_drop
+from sandbox.server import SandboxServer
+from sandbox.world import World, WorldSpec, build_world
 
 DEMO_WORLD = REPO_ROOT / "sandbox" / "worlds" / "demo.yaml"
 SANDBOX_PORT = 8765  # the demo registry (tenants.yaml) points its shops here
 BAD_ROWS_PER_DROP = 3
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -49,11 +51,17 @@ def refresh_all(settings: Settings, registry: TenantRegistry) -> list[TenantOutc
     defs = build_definitions(settings)
     job = defs.resolve_job_def(REFRESH_JOB)
     instance = dg.DagsterInstance.get()
+    log_dir = settings.home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for tenant in registry.tenants:
         started = time.monotonic()
-        result = job.execute_in_process(partition_key=tenant.slug, instance=instance, raise_on_error=False,
-                                        tags={"tenant": tenant.slug, "trigger": "make demo"})
+        # the console gets one line per tenant; dbt's and Dagster's full output go to the tenant's log file
+        # (and every event to the Dagster instance, where `make dev` shows it)
+        with (log_dir / f"demo-{tenant.slug}.log").open("w") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(partition_key=tenant.slug, instance=instance, raise_on_error=False,
+                                            tags={"tenant": tenant.slug, "trigger": "make demo"},
+                                            run_config=QUIET)
         error = "" if result.success else _first_failure(result)
         outcomes.append(TenantOutcome(tenant.slug, result.success, time.monotonic() - started, error))
         print(f"  {tenant.slug:<12} {'ok' if result.success else 'FAILED'} in {time.monotonic() - started:5.1f}s"

@@ -42,7 +42,6 @@ def dlt_pipeline(settings: Settings, source: str, tenant: str) -> dlt.Pipeline:
         destination=dlt_destination(settings),
         dataset_name=dataset_name(source, tenant),
         pipelines_dir=str(settings.dlt_pipelines_dir),
-        progress="log",
     )
 
 

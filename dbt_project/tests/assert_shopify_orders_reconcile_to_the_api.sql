@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_orders'}}}) }}
 -- Our order money, rebuilt from lines, must equal what the Shopify API reports for the same order, to the cent:
 -- subtotal = gross − discounts, and refunded total = refunded merchandise + refunded tax.
 with ours as (

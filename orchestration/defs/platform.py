@@ -15,18 +15,23 @@ from orchestration.translators import raw_asset_key
 from orchestration.warehouse import dlt_destination
 
 PLATFORM_DATASET = "raw_platform"
+TENANT_SCHEMA = pa.schema([
+    pa.field("tenant_id", pa.string(), nullable=False), pa.field("display_name", pa.string()),
+    pa.field("currency", pa.string()), pa.field("timezone", pa.string()), pa.field("plan_tier", pa.string()),
+    pa.field("data_retention_days", pa.int64()), pa.field("updated_at", pa.timestamp("us", tz="UTC")),
+])
 
 
 def tenant_record(tenant: Tenant, now: datetime) -> pa.Table:
     return pa.table({
-        "tenant_id": [tenant.slug],
+        "tenant_id": pa.array([tenant.slug], pa.string()),
         "display_name": [tenant.display_name],
         "currency": [tenant.currency],
         "timezone": [tenant.timezone],
         "plan_tier": [tenant.plan_tier],
         "data_retention_days": pa.array([tenant.data_retention_days], pa.int64()),
         "updated_at": pa.array([now], pa.timestamp("us", tz="UTC")),
-    })
+    }).cast(TENANT_SCHEMA)
 
 
 def platform_assets(registry: TenantRegistry, partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

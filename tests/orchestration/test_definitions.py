@@ -28,8 +28,7 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             "group": node.group_name,
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "partitioned_by_tenant": node.partitions_def is not None,
-            "checks": sorted(c.name for c in graph.get_check_keys_for_assets([key])) if hasattr(
-                graph, "get_check_keys_for_assets") else [],
+            "checks": sorted(c.name for c in graph.get_check_keys_for_assets([key])),
         }
     return nodes
 

@@ -6,8 +6,8 @@ in the marts must equal the sandbox's ground truth to the cent, and the second r
 
 from __future__ import annotations
 
-import duckdb
 import dagster as dg
+import duckdb
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB

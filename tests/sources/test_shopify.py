@@ -158,8 +158,8 @@ RUNNER = textwrap.dedent("""
     from sources.shopify import shopify_source
     shop_url, tmp = sys.argv[1], sys.argv[2]
     pipeline = dlt.pipeline(pipeline_name="shopify__testshop", dataset_name="raw_shopify__testshop",
-                            destination=dlt.destinations.duckdb(tmp + "/wh.duckdb", enable_dataset_name_normalization=False),
-                            pipelines_dir=tmp + "/dlt")
+                            pipelines_dir=tmp + "/dlt", destination=dlt.destinations.duckdb(
+                                tmp + "/wh.duckdb", enable_dataset_name_normalization=False))
     pipeline.run(shopify_source(shop_url=shop_url, access_token="shpat_sandbox_testshop", page_size=20))
 """)
 
