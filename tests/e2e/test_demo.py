@@ -44,7 +44,9 @@ def table_counts(db: Path) -> dict[str, int]:
     with duckdb.connect(str(db), read_only=True) as con:
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_name not like '\\_dlt%' escape '\\' order by 1"
+            "where table_type = 'BASE TABLE' and table_name not like '\\_dlt%' escape '\\' "
+            # dlt's *_staging schemas only hold the last merge batch
+            "and table_schema not like '%\\_staging' escape '\\' order by 1"
         ).fetchall()
         return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
 
