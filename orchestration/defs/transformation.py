@@ -5,12 +5,15 @@ so tenants build independently and a failure in one never touches another. dbt t
 """
 
 
+import importlib.metadata
 import json
 import sys
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from packaging import version
 
 from orchestration.defs.ingestion import WAREHOUSE_POOL
 from orchestration.settings import DBT_PROJECT_DIR, Settings
@@ -34,9 +37,19 @@ def manifest_path() -> Path:
     return path
 
 
+class OfflineDbtCliResource(DbtCliResource):
+    """dagster-dbt learns dbt's version by running ``dbt --version``, which asks PyPI for newer releases.
+    Nothing here may try the network: read the installed version instead."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+
 def dbt_resource() -> DbtCliResource:
     """dbt from the same environment as Dagster (the venv's executable, whether or not it is on PATH)."""
-    return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=str(Path(sys.executable).with_name("dbt")))
+    return OfflineDbtCliResource(project_dir=DBT_PROJECT,
+                                 dbt_executable=str(Path(sys.executable).with_name("dbt")))
 
 
 def transformation_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -80,3 +80,18 @@ def test_tenant_selection_drops_sources_the_tenant_lacks(platform_env, tmp_path)
     assert not any(k.path[:2] == ["raw", "files"] for k in keys)
     assert any(k.path[:2] == ["raw", "shopify"] for k in keys)
     assert dg.AssetKey(["marts", "fct_orders"]) in keys
+
+
+def test_daily_schedule_requests_one_run_per_tenant(platform_env):
+    from datetime import UTC, datetime
+
+    defs = build_definitions(Settings.from_env())
+    schedule = defs.resolve_schedule_def("daily_tenant_refresh")
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 3,
+                                                                                                 tzinfo=UTC),
+                                            repository_def=defs.get_repository_def())
+        requests = list(schedule.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == ["northwind", "alpine", "kumo"]
+    assert [r.run_key for r in requests] == ["northwind:2026-11-24", "alpine:2026-11-24", "kumo:2026-11-24"]
+    assert all(r.asset_selection is None for r in requests)  # every demo tenant has every source

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from sources.files import files_source
 
 TENANT = "acme"
 SCHEMA = f"raw_files__{TENANT}"
-RETAIL = Path(__file__).resolve().parents[3] / "shared" / "data" / "online-retail"
+# shared/ sits beside the clone (as in CI); OMNI_SHARED_DATA points elsewhere
+RETAIL = Path(os.environ.get("OMNI_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")) \
+    / "online-retail"
 
 
 def run(tmp_path: Path, drop: Path) -> None:
