@@ -1,6 +1,7 @@
-"""Jobs and schedules, declared as data: one job refreshes a tenant's whole graph, a daily schedule runs it
-for every tenant (one run per tenant, selecting only the sources that tenant has)."""
+"""Jobs and schedules: one job refreshes a tenant's whole graph; the daily refresh runs it for every tenant
+once its own business day has closed (one run per tenant, selecting only the sources that tenant has)."""
 
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -8,7 +9,8 @@ from orchestration.tenants import Tenant, TenantRegistry
 from orchestration.translators import RAW
 
 REFRESH_JOB = "tenant_refresh"
-DAILY_CRON = "0 3 * * *"  # after midnight in every demo tenant's zone; tenants' local days are closed
+HOURLY_CRON = "5 * * * *"
+LOCAL_REFRESH_HOUR = 1  # 01:05 in the tenant's own time zone: yesterday is complete everywhere it sells
 
 
 def tenant_selection(tenant: Tenant, all_sources: list[str]) -> dg.AssetSelection:
@@ -30,13 +32,16 @@ def automation(
         description="Land every source of one tenant, then build its dbt slice (partition = tenant).",
     )
 
-    @dg.schedule(job=job, cron_schedule=DAILY_CRON, name="daily_tenant_refresh",
-                 default_status=dg.DefaultScheduleStatus.STOPPED)
+    @dg.schedule(job=job, cron_schedule=HOURLY_CRON, name="daily_tenant_refresh",
+                 default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description=f"Each tenant daily at {LOCAL_REFRESH_HOUR:02d}:05 in its own time zone.")
     def daily_tenant_refresh(context: dg.ScheduleEvaluationContext):
-        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
         for tenant in registry.tenants:
+            local = context.scheduled_execution_time.astimezone(ZoneInfo(tenant.timezone))
+            if local.hour != LOCAL_REFRESH_HOUR:
+                continue
             yield dg.RunRequest(
-                run_key=f"{tenant.slug}:{day}",
+                run_key=f"{tenant.slug}:{local.date().isoformat()}",
                 partition_key=tenant.slug,
                 asset_selection=_keys(tenant, sources, context),
                 tags={"tenant": tenant.slug},

@@ -82,16 +82,20 @@ def test_tenant_selection_drops_sources_the_tenant_lacks(platform_env, tmp_path)
     assert dg.AssetKey(["marts", "fct_orders"]) in keys
 
 
-def test_daily_schedule_requests_one_run_per_tenant(platform_env):
+def test_daily_refresh_runs_each_tenant_after_its_own_midnight(platform_env):
     from datetime import UTC, datetime
 
     defs = build_definitions(Settings.from_env())
     schedule = defs.resolve_schedule_def("daily_tenant_refresh")
+    requested = []
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 3,
-                                                                                                 tzinfo=UTC),
-                                            repository_def=defs.get_repository_def())
-        requests = list(schedule.evaluate_tick(context).run_requests)
-    assert [r.partition_key for r in requests] == ["northwind", "alpine", "kumo"]
-    assert [r.run_key for r in requests] == ["northwind:2026-11-24", "alpine:2026-11-24", "kumo:2026-11-24"]
-    assert all(r.asset_selection is None for r in requests)  # every demo tenant has every source
+        for hour in range(24):  # one UTC day of hourly ticks
+            tick = datetime(2026, 11, 24, hour, 5, tzinfo=UTC)
+            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                                repository_def=defs.get_repository_def())
+            requested += [(tick.hour, r.partition_key, r.run_key, r.asset_selection)
+                          for r in schedule.evaluate_tick(context).run_requests]
+    # 01:05 local: Berlin (UTC+1) at 00:05 UTC, London (UTC+0) at 01:05, New York (UTC-5) at 06:05
+    assert [(h, p, k) for h, p, k, _ in requested] == [
+        (0, "alpine", "alpine:2026-11-24"), (1, "kumo", "kumo:2026-11-24"), (6, "northwind", "northwind:2026-11-24")]
+    assert all(selection is None for *_, selection in requested)  # every demo tenant has every source
