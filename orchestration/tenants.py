@@ -82,7 +82,18 @@ class ShopifySourceConfig(SourceConfig):
 
 class FilesSourceConfig(SourceConfig):
     kind: Literal["files"] = "files"
-    bucket_url: str  # a folder (relative to the registry file), file:// or, later, sftp://
+    bucket_url: str  # a folder (relative to the registry file), file://…, or sftp://host[:port]/path
+    sftp_username: str | None = None
+
+    @property
+    def is_sftp(self) -> bool:
+        return self.bucket_url.startswith("sftp://")
+
+    @model_validator(mode="after")
+    def _sftp_login(self) -> FilesSourceConfig:
+        if self.is_sftp and (not self.sftp_username or "sftp_password" not in self.secrets):
+            raise ValueError("an sftp:// drop needs sftp_username and secrets.sftp_password (an env variable name)")
+        return self
 
 
 SOURCE_MODELS: dict[str, type[SourceConfig]] = {"shopify": ShopifySourceConfig, "files": FilesSourceConfig}

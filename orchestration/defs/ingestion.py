@@ -8,10 +8,12 @@ A failure names the tenant and the source.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource, dlt_assets
+from dlt.common.configuration.specs import SFTPCredentials
 from dlt.extract.source import DltSource
 
 from orchestration.settings import Settings
@@ -48,10 +50,15 @@ def _shopify(tenant: Tenant, registry: TenantRegistry) -> DltSource:
 def _files(tenant: Tenant, registry: TenantRegistry) -> DltSource:
     cfg = tenant.source("files")
     assert isinstance(cfg, FilesSourceConfig)
-    location = cfg.bucket_url
-    if "://" not in location or location.startswith("file://"):
-        location = registry.resolve_path(location).as_uri()
-    return files_source(tenant=tenant.slug, bucket_url=location)
+    if cfg.is_sftp:
+        return files_source(tenant=tenant.slug, bucket_url=cfg.bucket_url, credentials=SFTPCredentials(
+            sftp_port=urlsplit(cfg.bucket_url).port or 22,
+            sftp_username=cfg.sftp_username,
+            sftp_password=cfg.secret("sftp_password", tenant=tenant.slug, source="files"),
+            sftp_allow_agent=False,
+            sftp_look_for_keys=False,
+        ))
+    return files_source(tenant=tenant.slug, bucket_url=registry.resolve_path(cfg.bucket_url).as_uri())
 
 
 SOURCE_BINDINGS: dict[str, SourceBinding] = {

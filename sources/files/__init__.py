@@ -1,7 +1,7 @@
 """A tenant's CSV file drop → dlt: orders, order lines, customers and products in the canonical layout.
 
-Files are listed with dlt's own ``filesystem`` resource (fsspec: a local folder or ``file://`` today,
-``sftp://`` and object stores with no change here), one file at a time. Every row is validated against the
+Files are listed with dlt's own ``filesystem`` resource (fsspec: a local folder, ``file://``, ``sftp://``
+and object stores), one file at a time. Every row is validated against the
 layout in ``settings.py``: good rows merge on their key, bad rows go to the ``quarantine`` table (merged on
 file + line) with the rule they broke. Re-running the same drop changes nothing.
 
@@ -16,6 +16,7 @@ Run by dlt alone::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import dlt
 from dlt.sources.filesystem import FileItemDict, filesystem
@@ -27,10 +28,21 @@ __all__ = ["files_source", "ENTITIES"]
 
 
 @dlt.source(name="files", max_table_nesting=0)
-def files_source(tenant: str = dlt.config.value, bucket_url: str = dlt.config.value) -> list:
-    """One resource per entity of the canonical layout; each also feeds the shared ``quarantine`` table."""
+def files_source(
+    tenant: str = dlt.config.value,
+    bucket_url: str = dlt.config.value,
+    credentials: Any = None,
+) -> list:
+    """One resource per entity of the canonical layout; each also feeds the shared ``quarantine`` table.
+
+    ``bucket_url`` is a local folder (``file://…``) or any fsspec URL such as ``sftp://host:22/drops/acme``;
+    ``credentials`` are dlt's for that protocol (e.g. ``SFTPCredentials``), none for local folders (typed
+    ``Any`` so dlt takes the object as given instead of resolving a union of every protocol's credentials).
+    """
+    login = {} if credentials is None else {"credentials": credentials}  # local folders take none at all
     return [
-        (filesystem(bucket_url=bucket_url, file_glob=entity.file_glob) | _reader(tenant, entity)).with_name(name)
+        (filesystem(bucket_url=bucket_url, file_glob=entity.file_glob, **login) | _reader(tenant, entity))
+        .with_name(name)
         for name, entity in ENTITIES.items()
     ]
 

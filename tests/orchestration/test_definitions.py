@@ -88,13 +88,13 @@ def test_daily_refresh_runs_each_tenant_after_its_own_midnight(platform_env):
     defs = build_definitions(Settings.from_env())
     schedule = defs.resolve_schedule_def("daily_tenant_refresh")
     requested = []
-    with dg.instance_for_test() as instance:
-        for hour in range(24):  # one UTC day of hourly ticks
-            tick = datetime(2026, 11, 24, hour, 5, tzinfo=UTC)
-            context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
-                                                repository_def=defs.get_repository_def())
-            requested += [(tick.hour, r.partition_key, r.run_key, r.asset_selection)
-                          for r in schedule.evaluate_tick(context).run_requests]
+    instance = dg.DagsterInstance.ephemeral()
+    for hour in range(24):  # one UTC day of hourly ticks
+        tick = datetime(2026, 11, 24, hour, 5, tzinfo=UTC)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                            repository_def=defs.get_repository_def())
+        requested += [(tick.hour, r.partition_key, r.run_key, r.asset_selection)
+                      for r in schedule.evaluate_tick(context).run_requests]
     # 01:05 local: Berlin (UTC+1) at 00:05 UTC, London (UTC+0) at 01:05, New York (UTC-5) at 06:05
     assert [(h, p, k) for h, p, k, _ in requested] == [
         (0, "alpine", "alpine:2026-11-24"), (1, "kumo", "kumo:2026-11-24"), (6, "northwind", "northwind:2026-11-24")]

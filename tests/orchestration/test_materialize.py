@@ -14,8 +14,7 @@ from orchestration.defs.automation import REFRESH_JOB
 from orchestration.settings import Settings
 from sandbox.files_drop import write_drop
 from sandbox.truth import revenue_truth
-
-from .conftest import write_registry
+from tests.orchestration.conftest import write_registry
 
 SHOP = "testshop"
 TABLES = ["marts.fct_orders", "marts.fct_order_lines", "marts.dim_customers", "marts.dim_products",

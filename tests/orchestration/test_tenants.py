@@ -60,6 +60,7 @@ def test_good_registry_normalises_and_resolves_paths(tmp_path):
         ({"sources": {"shopify": {"shop_url": "https://x.myshopify.com", "secrets": {"access_token": "shpat_1"}}}},
          "shopify.secrets", "environment variable"),
         ({"colour": "red"}, "colour", "Extra inputs"),
+        ({"sources": {"files": {"bucket_url": "sftp://drops.example.com/acme"}}}, "sources", "sftp_username"),
     ],
 )
 def test_invalid_entries_name_tenant_and_field(tmp_path, change, field, words):
