@@ -17,7 +17,7 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 
-.PHONY: help install manifest demo dev test lint sandbox clean
+.PHONY: help install manifest demo dev test bench lint sandbox clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3
 
 test: manifest ## Install and run the test suite
 	$(VENV)/bin/pytest
+
+bench: install ## Benchmarks, printed as a table (a 100k-order Shopify import through the API path)
+	$(PY) tests/benchmarks/bench_shopify_import.py
 
 lint: install ## Static checks: ruff, then dbt parse
 	$(VENV)/bin/ruff check .

@@ -112,8 +112,9 @@ def build_shop(spec: WorldSpec, shop: ShopSpec) -> ShopWorld:
         products=products,
         variants=variants.drop("return_rate"),
         customers=pl.concat([online.customers, accounts.select(columns)]),
-        orders=pl.concat([online.orders, wh_orders.select(online.orders.columns)]).sort("created_at", "order_id"),
-        order_lines=pl.concat([online.order_lines, wh_lines]),
+        orders=pl.concat([online.orders, wh_orders.select(online.orders.columns).cast(online.orders.schema)])
+        .sort("created_at", "order_id"),
+        order_lines=pl.concat([online.order_lines, wh_lines.cast(online.order_lines.schema)]),
         refunds=online.refunds,
         refund_lines=online.refund_lines,
         inventory_daily=online.inventory_daily,

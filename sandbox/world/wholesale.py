@@ -60,9 +60,9 @@ def simulate_wholesale(spec: WorldSpec, shop: ShopSpec, cal: Calendar, variants:
     subtotal = np.bincount(line_order, gross - discount, minlength=n_orders).astype(np.int64)
     orders = pl.DataFrame({
         "order_id": order_ids,
-        "name": [f"WH-{10000 + i}" for i in range(1, n_orders + 1)],
+        "name": pl.Series([f"WH-{10000 + i}" for i in range(1, n_orders + 1)], dtype=pl.String),
         "channel": "wholesale",
-        "customer_id": account_ids[rng.integers(0, n_accounts, n_orders)],
+        "customer_id": account_ids[rng.integers(0, n_accounts, n_orders)].astype(np.int64),
         "created_at": created_at,
         "updated_at": created_at,
         "presentment_currency": shop.currency,
@@ -79,7 +79,7 @@ def simulate_wholesale(spec: WorldSpec, shop: ShopSpec, cal: Calendar, variants:
         "order_id": order_ids[line_order],
         "variant_id": variants["variant_id"].to_numpy()[line_variant],
         "product_id": variants["product_id"].to_numpy()[line_variant],
-        "sku": variants["sku"].to_numpy()[line_variant],
+        "sku": pl.Series(variants["sku"].to_numpy()[line_variant], dtype=pl.String),
         "quantity": qty.astype(np.int64),
         "unit_price_cents": price.astype(np.int64),
         "discount_cents": discount.astype(np.int64),

@@ -79,3 +79,10 @@ def test_truth_matches_an_independent_recomputation(small_world):
     assert truth["net"] == gross - discounts - refunds
     by_channel = [revenue_truth(shop, channel=c)["net"] for c in ("online_store", "wholesale")]
     assert sum(by_channel) == truth["net"]
+
+
+def test_a_shop_without_wholesale_builds(small_world_spec):
+    shop = small_world_spec.shops[0].model_copy(update={"wholesale_orders_per_week": 0})
+    world = build_world(small_world_spec.model_copy(update={"shops": [shop]})).shop(SHOP)
+    assert world.channel("wholesale").height == 0 and world.orders.height > 0
+    assert world.order_lines.schema["sku"] == pl.String
