@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sources.files.settings import TenantRule
+
 SLUG = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -80,10 +82,28 @@ class ShopifySourceConfig(SourceConfig):
         return self
 
 
+class FileRule(_Strict):
+    """A tenant's own validation rule on a file-drop column (see sources/files/README.md, "Tenant rules")."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str
+    column: str
+    allowed: list[str] | None = None
+    minimum: str | None = None
+    maximum: str | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _checkable(self) -> FileRule:
+        TenantRule(**{**self.model_dump(), "allowed": tuple(self.allowed) if self.allowed else None})
+        return self
+
+
 class FilesSourceConfig(SourceConfig):
     kind: Literal["files"] = "files"
     bucket_url: str  # a folder (relative to the registry file), file://…, or sftp://host[:port]/path
     sftp_username: str | None = None
+    rules: list[FileRule] = Field(default_factory=list)
 
     @property
     def is_sftp(self) -> bool:

@@ -50,15 +50,16 @@ def _shopify(tenant: Tenant, registry: TenantRegistry) -> DltSource:
 def _files(tenant: Tenant, registry: TenantRegistry) -> DltSource:
     cfg = tenant.source("files")
     assert isinstance(cfg, FilesSourceConfig)
+    rules = [r.model_dump(exclude_none=True) for r in cfg.rules]
     if cfg.is_sftp:
-        return files_source(tenant=tenant.slug, bucket_url=cfg.bucket_url, credentials=SFTPCredentials(
+        return files_source(tenant=tenant.slug, bucket_url=cfg.bucket_url, rules=rules, credentials=SFTPCredentials(
             sftp_port=urlsplit(cfg.bucket_url).port or 22,
             sftp_username=cfg.sftp_username,
             sftp_password=cfg.secret("sftp_password", tenant=tenant.slug, source="files"),
             sftp_allow_agent=False,
             sftp_look_for_keys=False,
         ))
-    return files_source(tenant=tenant.slug, bucket_url=registry.resolve_path(cfg.bucket_url).as_uri())
+    return files_source(tenant=tenant.slug, bucket_url=registry.resolve_path(cfg.bucket_url).as_uri(), rules=rules)
 
 
 SOURCE_BINDINGS: dict[str, SourceBinding] = {

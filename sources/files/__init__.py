@@ -22,7 +22,7 @@ import dlt
 from dlt.sources.filesystem import FileItemDict, filesystem
 
 from sources.files.helpers import quarantine_table, read_file
-from sources.files.settings import ENTITIES, QUARANTINE_KEY, QUARANTINE_TABLE, Entity
+from sources.files.settings import ENTITIES, QUARANTINE_KEY, QUARANTINE_TABLE, Entity, TenantRule
 
 __all__ = ["files_source", "ENTITIES"]
 
@@ -32,22 +32,27 @@ def files_source(
     tenant: str = dlt.config.value,
     bucket_url: str = dlt.config.value,
     credentials: Any = None,
+    rules: list[dict] | None = None,
 ) -> list:
     """One resource per entity of the canonical layout; each also feeds the shared ``quarantine`` table.
 
     ``bucket_url`` is a local folder (``file://…``) or any fsspec URL such as ``sftp://host:22/drops/acme``;
     ``credentials`` are dlt's for that protocol (e.g. ``SFTPCredentials``), none for local folders (typed
     ``Any`` so dlt takes the object as given instead of resolving a union of every protocol's credentials).
+    ``rules`` are the tenant's own checks (``TenantRule`` fields as dicts), quarantining what breaks them.
     """
+    tenant_rules = tuple(TenantRule(**{k: tuple(v) if k == "allowed" else v for k, v in r.items()})
+                         for r in rules or ())
     login = {} if credentials is None else {"credentials": credentials}  # local folders take none at all
     return [
-        (filesystem(bucket_url=bucket_url, file_glob=entity.file_glob, **login) | _reader(tenant, entity))
+        (filesystem(bucket_url=bucket_url, file_glob=entity.file_glob, **login)
+         | _reader(tenant, entity, tenant_rules))
         .with_name(name)
         for name, entity in ENTITIES.items()
     ]
 
 
-def _reader(tenant: str, entity: Entity):
+def _reader(tenant: str, entity: Entity, tenant_rules: tuple[TenantRule, ...]):
     quarantine_hints = dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="merge",
                                            primary_key=list(QUARANTINE_KEY))
 
@@ -55,7 +60,7 @@ def _reader(tenant: str, entity: Entity):
                      table_name=entity.table)
     def read(items: list[FileItemDict]) -> Iterator:
         for item in sorted(items, key=lambda i: i["relative_path"]):
-            good, bad = read_file(tenant, entity, item["relative_path"], item.read_bytes())
+            good, bad = read_file(tenant, entity, item["relative_path"], item.read_bytes(), tenant_rules)
             if good is not None:
                 yield good
             if bad:

@@ -11,11 +11,12 @@ import gzip
 import json
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import polars as pl
 import pyarrow as pa
 
-from sources.files.settings import KINDS, Entity
+from sources.files.settings import KINDS, Entity, TenantRule
 from sources.money import MONEY, UNIT_PRICE
 
 log = logging.getLogger("sources.files")
@@ -44,8 +45,25 @@ def _places(column: pl.Expr) -> pl.Expr:
     return column.str.extract(r"\.(\d+)$").str.len_chars().fill_null(0)
 
 
-def _rule(entity: Entity) -> pl.Expr:
-    """The first rule each row breaks (``kind:column``), or null for a good row."""
+def _tenant_check(rule: TenantRule) -> pl.Expr:
+    """True where a present value breaks the tenant's rule."""
+    value = pl.col(rule.column)
+    ok = pl.lit(True)
+    if rule.allowed is not None:
+        ok &= value.is_in(list(rule.allowed))
+    if rule.minimum is not None or rule.maximum is not None:
+        number = value.cast(pl.Decimal(38, 4), strict=False)
+        if rule.minimum is not None:
+            ok &= number >= pl.lit(Decimal(rule.minimum), pl.Decimal(38, 4))
+        if rule.maximum is not None:
+            ok &= number <= pl.lit(Decimal(rule.maximum), pl.Decimal(38, 4))
+    if rule.pattern is not None:
+        ok &= value.str.contains(rule.pattern)
+    return value.is_not_null() & ~ok.fill_null(False)
+
+
+def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = ()) -> pl.Expr:
+    """The first rule each row breaks (``kind:column``; the layout's first, then the tenant's), or null."""
     checks: list[pl.Expr] = []
     for col in entity.columns:
         value = pl.col(col.name)
@@ -69,12 +87,18 @@ def _rule(entity: Entity) -> pl.Expr:
     duplicate = ~pl.struct(list(entity.key)).is_first_distinct()
     checks.append(pl.when(duplicate & pl.all_horizontal([pl.col(k).is_not_null() for k in entity.key]))
                   .then(pl.lit("duplicate_key:" + "+".join(entity.key))))
+    checks += [pl.when(_tenant_check(r)).then(pl.lit(f"tenant_rule:{r.name}")) for r in tenant_rules
+               if r.entity == entity.table]
     return pl.coalesce(checks)
 
 
-def reason(entity: Entity, rule: str, row: dict) -> str:
+def reason(entity: Entity, rule: str, row: dict, tenant_rules: tuple[TenantRule, ...] = ()) -> str:
     """A sentence a person can act on: which column, which value, what was expected."""
     kind, column = rule.split(":", 1)
+    if kind == "tenant_rule":
+        broken = next(r for r in tenant_rules if r.name == column)
+        return (f"{broken.column} {row.get(broken.column)!r} breaks the tenant's rule {broken.name}: "
+                f"expected {broken.describe()}")
     if kind == "required":
         return f"required column {column} is empty"
     if kind == "duplicate_key":
@@ -85,7 +109,8 @@ def reason(entity: Entity, rule: str, row: dict) -> str:
     return f"{column} {row.get(column)!r} {detail.get(kind, 'is not valid')}: expected {expected}"
 
 
-def read_file(tenant: str, entity: Entity, file: str, content: bytes) -> tuple[pa.Table | None, list[dict]]:
+def read_file(tenant: str, entity: Entity, file: str, content: bytes,
+              tenant_rules: tuple[TenantRule, ...] = ()) -> tuple[pa.Table | None, list[dict]]:
     """Validate one file: (typed table of good rows or None, quarantine records of bad rows)."""
     frame = pl.read_csv(decode(file, content), infer_schema=False, truncate_ragged_lines=False)
     missing = [c.name for c in entity.columns if c.required and c.name not in frame.columns]
@@ -103,7 +128,7 @@ def read_file(tenant: str, entity: Entity, file: str, content: bytes) -> tuple[p
     ).with_columns([pl.when(pl.col(c.name) == "").then(None).otherwise(pl.col(c.name)).alias(c.name)
                     for c in entity.columns])
     frame = frame.with_columns(_line=pl.int_range(2, frame.height + 2, dtype=pl.Int64)).with_columns(
-        _rule=_rule(entity))
+        _rule=_rule(entity, tenant_rules))
     bad = frame.filter(pl.col("_rule").is_not_null())
     good = frame.filter(pl.col("_rule").is_null())
 
@@ -111,7 +136,7 @@ def read_file(tenant: str, entity: Entity, file: str, content: bytes) -> tuple[p
     for row in bad.iter_rows(named=True):
         raw = {c.name: row[c.name] for c in entity.columns}
         record = quarantine_record(tenant, entity, file, row["_line"], row["_rule"],
-                                   reason(entity, row["_rule"], raw), raw)
+                                   reason(entity, row["_rule"], raw, tenant_rules), raw)
         log.warning("tenant %s, source %s, file %s, line %d: rule %s: %s",
                     tenant, SOURCE, file, row["_line"], row["_rule"], record["reason"])
         records.append(record)

@@ -99,5 +99,39 @@ ENTITIES: dict[str, Entity] = {
     ),
 }
 
+@dataclass(frozen=True)
+class TenantRule:
+    """A tenant's own rule on one column (beyond the layout's): e.g. ``currency`` allowed ``[EUR]``, or
+    ``quantity`` at most ``500``. A row breaking it is quarantined with rule ``tenant_rule:<name>``."""
+
+    name: str
+    entity: str
+    column: str
+    allowed: tuple[str, ...] | None = None
+    minimum: str | None = None  # decimal text, compared exactly
+    maximum: str | None = None
+    pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.entity not in ENTITIES:
+            raise ValueError(f"rule {self.name!r}: unknown entity {self.entity!r}")
+        if self.column not in {c.name for c in ENTITIES[self.entity].columns}:
+            raise ValueError(f"rule {self.name!r}: {self.entity} has no column {self.column!r}")
+        if (self.allowed, self.minimum, self.maximum, self.pattern) == (None, None, None, None):
+            raise ValueError(f"rule {self.name!r} sets none of allowed, minimum, maximum, pattern")
+
+    def describe(self) -> str:
+        parts = []
+        if self.allowed is not None:
+            parts.append(f"one of {', '.join(self.allowed)}")
+        if self.minimum is not None:
+            parts.append(f"at least {self.minimum}")
+        if self.maximum is not None:
+            parts.append(f"at most {self.maximum}")
+        if self.pattern is not None:
+            parts.append(f"matching {self.pattern}")
+        return " and ".join(parts)
+
+
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_KEY = ("file", "line")

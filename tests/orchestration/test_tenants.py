@@ -61,6 +61,9 @@ def test_good_registry_normalises_and_resolves_paths(tmp_path):
          "shopify.secrets", "environment variable"),
         ({"colour": "red"}, "colour", "Extra inputs"),
         ({"sources": {"files": {"bucket_url": "sftp://drops.example.com/acme"}}}, "sources", "sftp_username"),
+        ({"sources": {"files": {"bucket_url": "d", "rules": [{"name": "eur", "entity": "orders", "column": "cur",
+                                                               "allowed": ["EUR"]}]}}}, "files.rules.0",
+         "orders has no column 'cur'"),
     ],
 )
 def test_invalid_entries_name_tenant_and_field(tmp_path, change, field, words):

@@ -171,3 +171,24 @@ def test_a_real_merchant_export_loads_to_the_penny(tmp_path):
     rules = dict(query(tmp_path, f"select rule, count(*) from {SCHEMA}.quarantine group by rule"))
     assert rules.get("quantity:quantity", 0) == rejected > 0  # cancellations (negative quantities) wait there
     assert set(rules) <= {"quantity:quantity"}
+
+
+def test_tenant_rules_quarantine_what_breaks_them(tmp_path, drop):
+    rules = [{"name": "usd_only", "entity": "orders", "column": "currency", "allowed": ["EUR"]},
+             {"name": "no_bulk", "entity": "order_lines", "column": "quantity", "maximum": "2"}]
+    pipeline = dlt.pipeline(
+        pipeline_name=f"files__{TENANT}", dataset_name=SCHEMA, pipelines_dir=str(tmp_path / "dlt"),
+        destination=dlt.destinations.duckdb(str(tmp_path / "wh.duckdb"), enable_dataset_name_normalization=False))
+    pipeline.run(files_source(tenant=TENANT, bucket_url=drop.as_uri(), rules=rules))
+    # both otherwise good orders are in USD: nothing lands in orders (dbt reads an empty, typed relation then)
+    assert query(tmp_path, "select count(*) from information_schema.tables where table_schema = ? "
+                           "and table_name = 'orders'", SCHEMA) == [(0,)]
+    assert count(tmp_path, "order_lines") == 2  # the line of 3 units breaks no_bulk
+    rows = query(tmp_path, f"select line, rule, reason from {SCHEMA}.quarantine where rule like 'tenant_rule:%' "
+                           "order by rule, line")
+    assert [(line, rule) for line, rule, _ in rows] == [(2, "tenant_rule:no_bulk"), (2, "tenant_rule:usd_only"),
+                                                        (3, "tenant_rule:usd_only")]
+    assert rows[0][2] == "quantity '3' breaks the tenant's rule no_bulk: expected at most 2"
+    with pytest.raises(ValueError, match="orders has no column 'colour'"):
+        files_source(tenant=TENANT, bucket_url=drop.as_uri(),
+                     rules=[{"name": "x", "entity": "orders", "column": "colour", "allowed": ["red"]}])
