@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -26,7 +27,6 @@ from sandbox.server import SandboxServer
 from sandbox.world import World, WorldSpec, build_world
 
 DEMO_WORLD = REPO_ROOT / "sandbox" / "worlds" / "demo.yaml"
-SANDBOX_PORT = 8765  # the demo registry (tenants.yaml) points its shops here
 BAD_ROWS_PER_DROP = 3
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -37,6 +37,14 @@ class TenantOutcome:
     ok: bool
     seconds: float
     error: str = ""
+
+
+def sandbox_port(registry: TenantRegistry) -> int:
+    """The sandbox serves where the registry's shops point (tenants.yaml: 127.0.0.1:8765)."""
+    ports = {urlsplit(t.sources["shopify"].shop_url).port for t in registry.with_source("shopify")}
+    if len(ports) != 1 or None in ports:
+        raise SystemExit(f"the demo registry's shops must share one sandbox port, found {sorted(map(str, ports))}")
+    return ports.pop()
 
 
 def drop_files(world: World, registry: TenantRegistry) -> None:
@@ -126,8 +134,9 @@ def main() -> int:
     print(f"Building the sandbox world ({DEMO_WORLD.relative_to(REPO_ROOT)}) …", flush=True)
     world = build_world(spec)
     drop_files(world, registry)
-    print(f"Serving it on 127.0.0.1:{SANDBOX_PORT}; refreshing {len(registry.tenants)} tenants …", flush=True)
-    with SandboxServer(spec, port=SANDBOX_PORT):
+    port = sandbox_port(registry)
+    print(f"Serving it on 127.0.0.1:{port}; refreshing {len(registry.tenants)} tenants …", flush=True)
+    with SandboxServer(spec, port=port):
         outcomes = refresh_all(settings, registry)
     print_summary(settings, registry)
     failed = [o for o in outcomes if not o.ok]

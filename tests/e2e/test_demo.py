@@ -6,6 +6,7 @@ second run must change no row count."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +22,28 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_registry(home: Path) -> Path:
+    """tenants.yaml as shipped, its sandbox on a free port (a developer's `make sandbox` may hold 8765) and its
+    relative drop folders under this home."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "tenants.yaml"
+    path.write_text((REPO / "tenants.yaml").read_text().replace("127.0.0.1:8765", f"127.0.0.1:{free_port()}"))
+    return path
+
+
 def run_demo(home: Path) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "OMNI_PROFILE": "embedded",
         "OMNI_HOME": str(home),
         "OMNI_DUCKDB_PATH": str(home / "warehouse" / "omni.duckdb"),
-        "OMNI_TENANTS_FILE": str(REPO / "tenants.yaml"),
+        "OMNI_TENANTS_FILE": str(home / "tenants.yaml"),
         "DAGSTER_HOME": str(home / "dagster"),
         "NORTHWIND_SHOPIFY_TOKEN": "shpat_sandbox_northwind",
         "ALPINE_SHOPIFY_TOKEN": "shpat_sandbox_alpine",
@@ -53,6 +69,7 @@ def table_counts(db: Path) -> dict[str, int]:
 
 def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
     home = tmp_path / "omni"
+    demo_registry(home)
     first = run_demo(home)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     registry = load_registry(REPO / "tenants.yaml")
