@@ -13,18 +13,22 @@ HOURLY_CRON = "5 * * * *"
 LOCAL_REFRESH_HOUR = 1  # 01:05 in the tenant's own time zone: yesterday is complete everywhere it sells
 
 
+def missing_sources(tenant: Tenant, all_sources: list[str]) -> list[str]:
+    return [s for s in all_sources if s not in tenant.sources]
+
+
 def tenant_selection(tenant: Tenant, all_sources: list[str]) -> dg.AssetSelection:
     """Everything for one tenant, minus the raw landings of sources it does not have."""
-    missing = [s for s in all_sources if s not in tenant.sources]
     selection = dg.AssetSelection.all()
-    for source in missing:
+    for source in missing_sources(tenant, all_sources):
         selection = selection - dg.AssetSelection.groups(f"{RAW}_{source}")
     return selection
 
 
 def automation(
     registry: TenantRegistry, partitions: dg.PartitionsDefinition, sources: list[str]
-) -> tuple:
+) -> tuple[object, dg.ScheduleDefinition]:
+    """The ``tenant_refresh`` job (an unresolved asset job) and its schedule."""
     job = dg.define_asset_job(
         REFRESH_JOB,
         selection=dg.AssetSelection.all(),
@@ -51,8 +55,7 @@ def automation(
 
 
 def _keys(tenant: Tenant, sources: list[str], context: dg.ScheduleEvaluationContext) -> list[dg.AssetKey] | None:
-    missing = [s for s in sources if s not in tenant.sources]
-    if not missing:
-        return None  # the whole job
-    graph = context.repository_def.asset_graph
-    return sorted(tenant_selection(tenant, sources).resolve(graph))
+    """The run's asset selection: the whole job (None) unless the tenant lacks a source."""
+    if not missing_sources(tenant, sources):
+        return None
+    return sorted(tenant_selection(tenant, sources).resolve(context.repository_def.asset_graph))
