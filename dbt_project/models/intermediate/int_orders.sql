@@ -1,30 +1,58 @@
--- Orders of every source at one grain, in our vocabulary (order-level attributes only; money from lines).
+-- Orders of every source at one grain, in our vocabulary, with their keys. Order-level attributes only: the
+-- money of an order is built from its lines (fct_orders), so order and line figures always add up.
+with shopify as (
+    select
+        tenant_id,
+        'shopify' as source,
+        -- the Shopify source lands the online store (sourceName web); other Shopify channels come later
+        'online_store' as channel,
+        order_id,
+        order_number,
+        customer_id,
+        ordered_at,
+        currency,
+        presentment_currency,
+        shipping_amount,
+        cancelled_at is not null as is_cancelled
+    from {{ ref('stg_shopify__orders') }}
+),
+
+files as (
+    select
+        tenant_id,
+        'files' as source,
+        channel,
+        order_id,
+        order_number,
+        customer_id,
+        ordered_at,
+        currency,
+        currency as presentment_currency,
+        shipping_amount,
+        false as is_cancelled
+    from {{ ref('stg_files__orders') }}
+),
+
+orders as (
+    select * from shopify
+    union all
+    select * from files
+)
+
 select
     tenant_id,
-    'shopify' as source,
-    'online_store' as channel,
+    {{ surrogate_key(['tenant_id', 'source', 'order_id']) }} as order_key,
+    source,
+    channel,
     order_id,
     order_number,
+    case when customer_id is not null
+        then {{ surrogate_key(['tenant_id', 'source', 'customer_id']) }}
+    end as customer_key,
     customer_id,
     ordered_at,
     currency,
     presentment_currency,
     shipping_amount,
-    cancelled_at is not null as is_cancelled
-from {{ ref('stg_shopify__orders') }}
-
-union all
-
-select
-    tenant_id,
-    'files' as source,
-    coalesce(channel, 'wholesale') as channel,
-    order_id,
-    order_number,
-    customer_id,
-    ordered_at,
-    currency,
-    currency as presentment_currency,
-    shipping_amount,
-    false as is_cancelled
-from {{ ref('stg_files__orders') }}
+    is_cancelled
+from orders

@@ -1,17 +1,20 @@
--- The channels the tenant sells through, described by the channels seed.
+-- The channels the current tenant has orders in, described and classified by the channels seed. A channel the
+-- seed does not know yet keeps its row (name = code, channel_type null) and warns in the facts' tests.
 with used as (
-    select tenant_id, channel, source
-    from {{ ref('int_orders') }}
-    group by tenant_id, channel, source
+    select
+        channel,
+        {{ dbt.listagg('source', "', '", 'order by source') }} as sources
+    from (select distinct channel, source from {{ ref('int_orders') }}) as channel_sources
+    group by channel
 )
 
 select
-    used.tenant_id,
-    {{ surrogate_key(['used.tenant_id', 'used.channel']) }} as channel_key,
+    {{ tenant_id_literal() }} as tenant_id,
+    {{ surrogate_key([tenant_id_literal(), 'used.channel']) }} as channel_key,
     used.channel,
     coalesce(channels.channel_name, used.channel) as channel_name,
-    coalesce(channels.channel_type, 'dtc') as channel_type,
-    used.source
+    channels.channel_type,
+    used.sources as source
 from used
 left join {{ ref('channels') }} as channels
     on channels.channel = used.channel

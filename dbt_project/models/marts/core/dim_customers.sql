@@ -1,5 +1,6 @@
--- Channel-scoped customers (identity across channels arrives with the unified customer model). A customer id
--- seen on an order but missing from the customer records still gets a row, so no order loses its customer.
+-- The current tenant's customers, channel-scoped: one row per source customer id (identity across sources
+-- comes with the unified customer model). An id seen on orders but missing from the customer records still gets
+-- a row, so no order loses its customer. Order history from fct_orders (all orders, cancelled ones included).
 with records as (
     select tenant_id, 'shopify' as source, customer_id, email, first_name, last_name, country_code, created_at
     from {{ ref('stg_shopify__customers') }}
@@ -33,7 +34,7 @@ customers as (
         on ordering.source = records.source and ordering.customer_id = records.customer_id
 ),
 
-order_stats as (
+order_history as (
     select
         customer_key,
         min(ordered_at) as first_order_at,
@@ -43,24 +44,30 @@ order_stats as (
     from {{ ref('fct_orders') }}
     where tenant_id = '{{ current_tenant() }}' and customer_key is not null
     group by customer_key
+),
+
+keyed as (
+    select
+        {{ surrogate_key(['tenant_id', 'source', 'customer_id']) }} as customer_key,
+        customers.*
+    from customers
 )
 
 select
-    customers.tenant_id,
-    {{ surrogate_key(['customers.tenant_id', 'customers.source', 'customers.customer_id']) }} as customer_key,
-    customers.source,
-    customers.customer_id,
-    customers.email,
-    customers.first_name,
-    customers.last_name,
-    customers.country_code,
-    customers.created_at,
-    customers.has_customer_record,
-    order_stats.first_order_at,
-    order_stats.last_order_at,
-    coalesce(order_stats.order_count, 0) as order_count,
-    {{ money('coalesce(order_stats.net_revenue, 0)') }} as net_revenue
-from customers
-left join order_stats
-    on order_stats.customer_key
-        = {{ surrogate_key(['customers.tenant_id', 'customers.source', 'customers.customer_id']) }}
+    keyed.tenant_id,
+    keyed.customer_key,
+    keyed.source,
+    keyed.customer_id,
+    keyed.email,
+    keyed.first_name,
+    keyed.last_name,
+    keyed.country_code,
+    keyed.created_at,
+    keyed.has_customer_record,
+    order_history.first_order_at,
+    order_history.last_order_at,
+    coalesce(order_history.order_count, 0) as order_count,
+    {{ money('coalesce(order_history.net_revenue, 0)') }} as net_revenue
+from keyed
+left join order_history
+    on order_history.customer_key = keyed.customer_key

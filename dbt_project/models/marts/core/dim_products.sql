@@ -1,47 +1,56 @@
--- One product per SKU across sources (Shopify's catalogue wins where both describe a SKU). A SKU sold but
--- missing from every catalogue still gets a row, so no line loses its product.
+-- The current tenant's products, one row per SKU across sources. Attributes come from the first catalogue that
+-- describes the SKU: Shopify's (its most recently updated variant), else the file drop's. A SKU sold but in no
+-- catalogue still gets a row (attributes null), so no order line loses its product.
 with catalogue as (
-    select tenant_id, sku, title, category, price, unit_cost, 1 as priority, 'shopify' as source
+    select
+        sku, title, category, price, unit_cost, 'shopify' as source,
+        1 as source_priority, updated_at, variant_id as record_id
     from {{ ref('stg_shopify__products') }}
+    where sku is not null
 
     union all
 
-    select tenant_id, sku, title, category, price, unit_cost, 2 as priority, 'files' as source
-    from {{ ref('stg_files__products') }}
-),
-
-ranked as (
     select
-        *,
-        row_number() over (partition by sku order by priority) as rank_in_sku
-    from catalogue
+        sku, title, category, price, unit_cost, 'files' as source,
+        2 as source_priority, cast(null as timestamp with time zone) as updated_at, sku as record_id
+    from {{ ref('stg_files__products') }}
     where sku is not null
 ),
 
-sold as (
-    select tenant_id, sku
-    from {{ ref('int_order_lines') }}
-    group by tenant_id, sku
+best_record as (
+    select
+        *,
+        row_number() over (
+            partition by sku
+            order by source_priority, updated_at desc nulls last, record_id
+        ) as record_rank
+    from catalogue
+),
+
+seen as (
+    select sku, source from catalogue
+    union
+    select sku, source from {{ ref('int_order_lines') }} where sku is not null
 ),
 
 skus as (
-    select tenant_id, sku from ranked where rank_in_sku = 1
-    union
-    select tenant_id, sku from sold
+    select
+        sku,
+        {{ dbt.listagg('source', "', '", 'order by source') }} as sources
+    from seen
+    group by sku
 )
 
 select
-    skus.tenant_id,
-    {{ surrogate_key(['skus.tenant_id', 'skus.sku']) }} as product_key,
+    {{ tenant_id_literal() }} as tenant_id,
+    {{ surrogate_key([tenant_id_literal(), 'skus.sku']) }} as product_key,
     skus.sku,
-    ranked.title,
-    ranked.category,
-    ranked.price,
-    ranked.unit_cost,
-    exists (select 1 from catalogue where catalogue.sku = skus.sku and catalogue.source = 'shopify')
-        as in_shopify,
-    exists (select 1 from catalogue where catalogue.sku = skus.sku and catalogue.source = 'files') as in_files,
-    ranked.sku is not null as has_catalogue_record
+    best_record.title,
+    best_record.category,
+    best_record.price,
+    best_record.unit_cost,
+    skus.sources,
+    best_record.sku is not null as has_catalogue_record
 from skus
-left join ranked
-    on ranked.sku = skus.sku and ranked.rank_in_sku = 1
+left join best_record
+    on best_record.sku = skus.sku and best_record.record_rank = 1

@@ -1,3 +1,4 @@
+-- The current tenant's registry entry as a dimension row (tenant-sliced like every mart in core/).
 select
     tenant_id,
     display_name,

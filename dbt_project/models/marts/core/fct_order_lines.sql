@@ -1,3 +1,5 @@
+-- One row per order line of the current tenant, every source and channel. A tenant-sliced incremental model:
+-- the pre-hook deletes this tenant's rows, this query appends them again (dbt_project.yml, macros/tenancy.sql).
 with lines as (
     select * from {{ ref('int_order_lines') }}
 ),
@@ -8,24 +10,22 @@ tenant as (
 
 select
     lines.tenant_id,
-    {{ surrogate_key(['lines.tenant_id', 'lines.source', 'lines.line_id']) }} as order_line_key,
-    {{ surrogate_key(['lines.tenant_id', 'lines.source', 'lines.order_id']) }} as order_key,
+    lines.order_line_key,
+    lines.order_key,
     lines.source,
     lines.channel,
     lines.order_id,
     lines.line_id,
-    {{ surrogate_key(['lines.tenant_id', 'lines.sku']) }} as product_key,
+    lines.product_key,
     lines.sku,
-    case when lines.customer_id is not null
-        then {{ surrogate_key(['lines.tenant_id', 'lines.source', 'lines.customer_id']) }}
-    end as customer_key,
+    lines.customer_key,
     lines.ordered_at,
     {{ local_date('lines.ordered_at', 'tenant.timezone') }} as order_date,
     lines.quantity,
     lines.unit_price,
-    {{ money('round(lines.quantity * lines.unit_price, 2)') }} as gross_amount,
+    lines.gross_amount,
     lines.discount_amount,
-    {{ money('round(lines.quantity * lines.unit_price, 2) - lines.discount_amount') }} as net_line_amount,
+    lines.net_line_amount,
     lines.tax_amount,
     lines.refunded_quantity,
     lines.refunded_amount,

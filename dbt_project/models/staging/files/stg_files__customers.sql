@@ -1,13 +1,14 @@
+-- Customers from the current tenant's file drop; e-mail lower-cased and trimmed (empty -> null).
 with customers as (
     select * from {{ tenant_source('files', 'customers') }} as src
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
+    {{ tenant_id_literal() }} as tenant_id,
     customer_id,
-    lower(trim(email)) as email,
+    nullif(lower(trim(email)), '') as email,
     first_name,
     last_name,
-    country_code,
+    upper(nullif(trim(country_code), '')) as country_code,
     created_at
 from customers

@@ -1,15 +1,16 @@
+-- Order lines from the current tenant's file drop. line_id = order_id#line_number (the file's line key).
 with lines as (
     select * from {{ tenant_source('files', 'order_lines') }} as src
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
-    order_id || '#' || cast(line_number as {{ dbt.type_string() }}) as line_id,
+    {{ tenant_id_literal() }} as tenant_id,
+    {{ dbt.concat(['order_id', "'#'", 'cast(line_number as ' ~ dbt.type_string() ~ ')']) }} as line_id,
     order_id,
     line_number,
-    sku,
+    nullif(trim(sku), '') as sku,
     quantity,
-    cast(unit_price as decimal(18, 4)) as unit_price,
-    {{ money('discount_amount') }} as discount_amount,
-    {{ money('tax_amount') }} as tax_amount
+    {{ unit_price('unit_price') }} as unit_price,
+    {{ money('coalesce(discount_amount, 0)') }} as discount_amount,
+    {{ money('coalesce(tax_amount, 0)') }} as tax_amount
 from lines

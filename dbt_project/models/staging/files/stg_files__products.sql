@@ -1,12 +1,13 @@
+-- The catalogue from the current tenant's file drop, one row per SKU.
 with products as (
     select * from {{ tenant_source('files', 'products') }} as src
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
+    {{ tenant_id_literal() }} as tenant_id,
     sku,
     title,
     category,
-    cast(price as decimal(18, 4)) as price,
-    cast(unit_cost as decimal(18, 4)) as unit_cost
+    {{ unit_price('price') }} as price,
+    {{ unit_price('unit_cost') }} as unit_cost
 from products

@@ -1,16 +1,18 @@
+-- Shopify line items of the current tenant. A line without a SKU (custom item) keeps a null sku.
 with lines as (
     select * from {{ tenant_source('shopify', 'order_line_items') }} as src
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
+    {{ tenant_id_literal() }} as tenant_id,
     id as line_id,
     order_id,
-    sku,
+    nullif(trim(sku), '') as sku,
     variant_id,
     product_id,
     quantity,
-    cast(original_unit_price_amount as decimal(18, 4)) as unit_price,
+    {{ unit_price('original_unit_price_amount') }} as unit_price,
+    {{ unit_price('original_unit_price_presentment_amount') }} as unit_price_presentment,
     {{ money('total_discount_amount') }} as discount_amount,
     {{ money('tax_amount') }} as tax_amount
 from lines

@@ -1,4 +1,5 @@
--- Variant grain: one row per SKU sold on the shop.
+-- The Shopify catalogue at variant grain (one row per variant, i.e. per SKU sold). A variant whose product has
+-- not landed yet keeps its row with the product's attributes null.
 with variants as (
     select * from {{ tenant_source('shopify', 'product_variants') }} as src
 ),
@@ -8,17 +9,20 @@ products as (
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
-    variants.sku,
+    {{ tenant_id_literal() }} as tenant_id,
     variants.id as variant_id,
-    products.id as product_id,
+    variants.product_id,
+    nullif(trim(variants.sku), '') as sku,
     case
-        when variants.title = 'Default Title' then products.title
-        else products.title || ' ' || variants.title
+        when variants.title is null or variants.title = 'Default Title' then products.title
+        else {{ dbt.concat(["coalesce(products.title, '')", "' - '", "variants.title"]) }}
     end as title,
     products.product_type as category,
     products.vendor,
-    cast(variants.price_amount as decimal(18, 4)) as price,
-    cast(variants.unit_cost_amount as decimal(18, 4)) as unit_cost
+    products.status,
+    {{ unit_price('variants.price_amount') }} as price,
+    {{ unit_price('variants.unit_cost_amount') }} as unit_cost,
+    variants.updated_at
 from variants
-inner join products on products.id = variants.product_id
+left join products
+    on products.id = variants.product_id

@@ -1,4 +1,5 @@
--- One row per refunded line item, dated by its refund.
+-- Refund line grain: one row per refunded line item, dated by its refund. Merchandise (after discount) and tax
+-- are kept apart; Shopify's refund total is their sum.
 with refund_lines as (
     select * from {{ tenant_source('shopify', 'refund_line_items') }} as src
 ),
@@ -8,7 +9,7 @@ refunds as (
 )
 
 select
-    '{{ current_tenant() }}' as tenant_id,
+    {{ tenant_id_literal() }} as tenant_id,
     refund_lines.id as refund_line_id,
     refund_lines.refund_id,
     refund_lines.order_id,
@@ -18,4 +19,5 @@ select
     {{ money('refund_lines.subtotal_amount') }} as refunded_amount,
     {{ money('refund_lines.total_tax_amount') }} as refunded_tax_amount
 from refund_lines
-inner join refunds on refunds.id = refund_lines.refund_id
+left join refunds
+    on refunds.id = refund_lines.refund_id
