@@ -6,8 +6,9 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from orchestration.connectors import CONNECTORS
 from orchestration.defs.automation import automation
-from orchestration.defs.ingestion import SOURCE_BINDINGS, ingestion_assets
+from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.platform import platform_assets
 from orchestration.defs.transformation import dbt_resource, transformation_assets
 from orchestration.partitions import tenant_partitions
@@ -18,7 +19,7 @@ from orchestration.tenants import load_registry
 def build_definitions(settings: Settings) -> dg.Definitions:
     registry = load_registry(settings.tenants_file)
     partitions = tenant_partitions(registry)
-    job, schedule = automation(registry, partitions, list(SOURCE_BINDINGS))
+    job, schedule = automation(registry, partitions, list(CONNECTORS))
     return dg.Definitions(
         assets=[
             *platform_assets(registry, partitions),

@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from orchestration.connectors.files import FilesSourceConfig
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB
 from orchestration.settings import REPO_ROOT, Settings
-from orchestration.tenants import FilesSourceConfig, TenantRegistry, load_registry
+from orchestration.tenants import TenantRegistry, load_registry
 from orchestration.warehouse import connect
 from sandbox.files_drop import write_drop
 from sandbox.server import SandboxServer

@@ -1,25 +1,25 @@
 """The tenant registry: every brand on the platform, loaded from one YAML file and validated on load.
 
 A tenant's slug becomes part of schema and pipeline names, so it is a safe identifier. Sources carry their
-options and the *names* of the environment variables that hold their secrets, never the secrets themselves;
-:meth:`SourceConfig.secret` reads the value when a run needs it.
+options (each source's model lives with its connector, ``orchestration/connectors/``) and the *names* of the
+environment variables that hold their secrets, never the secrets themselves; ``SourceConfig.secret`` reads the
+value when a run needs it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
-from sources.files.settings import TenantRule
+from orchestration.connectors import CONNECTORS, MissingSecretError, SourceConfig
+from orchestration.connectors.base import Strict
 
 SLUG = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
-ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -27,100 +27,10 @@ class TenantConfigError(ValueError):
     """The registry is invalid; the message names the file, the tenant and the field."""
 
 
-class MissingSecretError(RuntimeError):
-    """A source's secret is not set in the environment; names tenant, source and variable, never a value."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceConfig(_Strict):
-    """Options shared by every source: secrets maps a secret's role to the env variable holding it."""
-
-    secrets: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("secrets")
-    @classmethod
-    def _env_names(cls, secrets: dict[str, str]) -> dict[str, str]:
-        for role, name in secrets.items():
-            if not ENV_NAME.match(name):
-                raise ValueError(f"secret {role!r} must name an environment variable (A-Z, 0-9, _), got {name!r}")
-        return secrets
-
-    def secret(self, role: str, *, tenant: str, source: str) -> str:
-        name = self.secrets.get(role)
-        if name is None:
-            raise MissingSecretError(f"tenant {tenant!r}, source {source!r}: no secret {role!r} is configured")
-        value = os.environ.get(name)
-        if not value:
-            raise MissingSecretError(
-                f"tenant {tenant!r}, source {source!r}: environment variable {name} ({role}) is not set"
-            )
-        return value
-
-
-class ShopifySourceConfig(SourceConfig):
-    kind: Literal["shopify"] = "shopify"
-    shop_url: str  # https://<shop>.myshopify.com, or the sandbox's http://127.0.0.1:8765/<shop>
-    api_version: str = "2025-01"
-    start_date: str = "2000-01-01T00:00:00Z"
-    page_size: int = Field(default=50, ge=1, le=250)
-    request_timeout_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("shop_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", url):
-            raise ValueError(f"shop_url must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
-
-    @model_validator(mode="after")
-    def _token(self) -> ShopifySourceConfig:
-        if "access_token" not in self.secrets:
-            raise ValueError("secrets.access_token must name the env variable holding the Admin API token")
-        return self
-
-
-class FileRule(_Strict):
-    """A tenant's own validation rule on a file-drop column (see sources/files/README.md, "Tenant rules")."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    entity: str
-    column: str
-    allowed: list[str] | None = None
-    minimum: str | None = None
-    maximum: str | None = None
-    pattern: str | None = None
-
-    @model_validator(mode="after")
-    def _checkable(self) -> FileRule:
-        TenantRule(**{**self.model_dump(), "allowed": tuple(self.allowed) if self.allowed else None})
-        return self
-
-
-class FilesSourceConfig(SourceConfig):
-    kind: Literal["files"] = "files"
-    bucket_url: str  # a folder (relative to the registry file), file://…, or sftp://host[:port]/path
-    sftp_username: str | None = None
-    rules: list[FileRule] = Field(default_factory=list)
-
-    @property
-    def is_sftp(self) -> bool:
-        return self.bucket_url.startswith("sftp://")
-
-    @model_validator(mode="after")
-    def _sftp_login(self) -> FilesSourceConfig:
-        if self.is_sftp and (not self.sftp_username or "sftp_password" not in self.secrets):
-            raise ValueError("an sftp:// drop needs sftp_username and secrets.sftp_password (an env variable name)")
-        return self
-
-
-SOURCE_MODELS: dict[str, type[SourceConfig]] = {"shopify": ShopifySourceConfig, "files": FilesSourceConfig}
 SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-class Tenant(_Strict):
+class Tenant(Strict):
     slug: str
     display_name: str = Field(min_length=1)
     currency: str
@@ -128,7 +38,7 @@ class Tenant(_Strict):
     plan_tier: Literal["starter", "growth", "enterprise"] = "starter"
     data_retention_days: int = Field(default=730, ge=30)
     settings: dict[str, object] = Field(default_factory=dict)
-    sources: dict[SourceName, ShopifySourceConfig | FilesSourceConfig] = Field(default_factory=dict)
+    sources: dict[SourceName, SourceConfig] = Field(default_factory=dict)  # typed by orchestration/connectors
 
     @field_validator("slug")
     @classmethod
@@ -162,10 +72,10 @@ class Tenant(_Strict):
             return sources
         typed = {}
         for name, options in sources.items():
-            if name not in SOURCE_MODELS:
-                raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCE_MODELS))}")
+            if name not in CONNECTORS:
+                raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(CONNECTORS))}")
             try:
-                typed[name] = SOURCE_MODELS[name].model_validate({**(options or {}), "kind": name})
+                typed[name] = CONNECTORS[name].config.model_validate({**(options or {}), "kind": name})
             except ValidationError as exc:
                 details = "; ".join(
                     f"{'.'.join([name, *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors()
@@ -180,7 +90,7 @@ class Tenant(_Strict):
             raise KeyError(f"tenant {self.slug!r} has no source {name!r} configured") from None
 
 
-class TenantRegistry(_Strict):
+class TenantRegistry(Strict):
     path: Path
     tenants: tuple[Tenant, ...]
 
@@ -233,3 +143,6 @@ def load_registry(path: Path | str) -> TenantRegistry:
     if problems:
         raise TenantConfigError(f"{path}: invalid tenant registry:\n  " + "\n  ".join(problems))
     return TenantRegistry(path=path, tenants=tuple(tenants))
+
+
+__all__ = ["MissingSecretError", "SourceConfig", "Tenant", "TenantConfigError", "TenantRegistry", "load_registry"]

@@ -1,99 +1,127 @@
-"""A tenant's file drop: the wholesale channel written in the canonical CSV layout (sources/files/README.md).
+"""A tenant's file drop: the wholesale channel written in the canonical CSV layout (sources/files/README.md),
+as a merchant's ERP would export it — local times with their UTC offset, money as decimal text.
 
-One file per entity and month for orders and order lines, plus ``customers.csv`` and ``products.csv``.
-``bad_rows`` appends deterministic malformed rows that are not part of the world (so the ground truth is
-unaffected), to exercise quarantine.
+One file per entity and local month for orders and order lines (``orders_2025-01.csv``,
+``order_lines_2025-01.csv``), plus ``customers.csv`` (the wholesale accounts) and ``products.csv`` (the whole
+catalogue by SKU). ``bad_rows`` appends deterministic malformed rows, spread over the order and order-line
+files, each breaking exactly one rule of the layout; they are not part of the world, so truth is unaffected.
 """
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
 from sandbox.world import ShopWorld
+from sandbox.world.money import cents_text
 
 ORDER_COLUMNS = ["order_id", "order_number", "customer_id", "ordered_at", "currency", "shipping_amount", "channel"]
 LINE_COLUMNS = ["order_id", "line_number", "sku", "quantity", "unit_price", "discount_amount", "tax_amount"]
 CUSTOMER_COLUMNS = ["customer_id", "email", "first_name", "last_name", "country_code", "created_at"]
 PRODUCT_COLUMNS = ["sku", "title", "category", "unit_cost", "price"]
+LOCAL_ISO = "%Y-%m-%dT%H:%M:%S%:z"
 
-# (file kind, row) — each breaks exactly one rule of the canonical layout
-BAD_ROWS = [
-    ("order_lines", {"order_id": "WH-BAD-1", "line_number": "1", "sku": "X-1", "quantity": "-3",
-                     "unit_price": "10.00", "discount_amount": "0.00", "tax_amount": "0.00"}),
-    ("orders", {"order_id": "WH-BAD-2", "order_number": "BAD-2", "customer_id": "C-1", "ordered_at": "31/02/2025",
-                "currency": "USD", "shipping_amount": "0.00", "channel": "wholesale"}),
-    ("order_lines", {"order_id": "WH-BAD-3", "line_number": "1", "sku": "X-3", "quantity": "2",
-                     "unit_price": "10.00", "discount_amount": "12.345", "tax_amount": "0.00"}),
-    ("orders", {"order_id": "", "order_number": "BAD-4", "customer_id": "C-1", "ordered_at": "2025-03-01T10:00:00Z",
-                "currency": "USD", "shipping_amount": "0.00", "channel": "wholesale"}),
-    ("order_lines", {"order_id": "WH-BAD-5", "line_number": "1", "sku": "X-5", "quantity": "two",
-                     "unit_price": "10.00", "discount_amount": "0.00", "tax_amount": "0.00"}),
-]
-
-
-def money(cents: int) -> str:
-    return f"{Decimal(int(cents)).scaleb(-2):.2f}"
-
-
-def iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+# each breaks exactly one rule of the layout; the k-th bad row is BAD_ROWS[k % 5] with an id of its own
+BAD_ROWS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("order_lines", {"quantity": "-3"}),  # quantity must be > 0
+    ("orders", {"ordered_at": "31/02/2025"}),  # not an ISO 8601 timestamp
+    ("order_lines", {"discount_amount": "12.345"}),  # money has at most two places
+    ("orders", {"order_id": ""}),  # a required id is missing
+    ("order_lines", {"quantity": "two"}),  # not a number
+)
 
 
 def write_drop(shop: ShopWorld, folder: Path | str, *, as_of: datetime | None = None, bad_rows: int = 0) -> list[Path]:
-    """Write the shop's wholesale channel as a file drop; returns the files written."""
+    """Write the shop's wholesale channel (as seen at ``as_of``, default everything) into ``folder``;
+    returns the files written."""
     world = shop if as_of is None else shop.visible(as_of)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    orders = world.channel("wholesale").with_columns(month=pl.col("created_at").dt.strftime("%Y-%m"))
-    lines = world.order_lines.join(orders.select("order_id", "month"), on="order_id").sort("order_id", "line_id")
-    lines = lines.with_columns(line_number=pl.col("line_id").rank("ordinal").over("order_id"))
-    currency = world.spec.currency
-    order_rows: dict[str, list[dict]] = {}
-    for o in orders.iter_rows(named=True):
-        order_rows.setdefault(o["month"], []).append({
-            "order_id": o["name"], "order_number": o["name"], "customer_id": f"B2B-{o['customer_id']}",
-            "ordered_at": iso(o["created_at"]), "currency": currency, "shipping_amount": money(o["shipping_cents"]),
-            "channel": "wholesale",
-        })
-    names = dict(zip(orders["order_id"], orders["name"], strict=True))
-    line_rows: dict[str, list[dict]] = {}
-    for line in lines.iter_rows(named=True):
-        line_rows.setdefault(line["month"], []).append({
-            "order_id": names[line["order_id"]], "line_number": line["line_number"], "sku": line["sku"],
-            "quantity": line["quantity"], "unit_price": money(line["unit_price_cents"]),
-            "discount_amount": money(line["discount_cents"]), "tax_amount": money(line["tax_cents"]),
-        })
-    for kind, row in BAD_ROWS[:bad_rows]:
-        target = order_rows if kind == "orders" else line_rows
-        target.setdefault(max(target) if target else "2025-01", []).append(row)
+    tz = world.spec.timezone
+    orders = (world.channel("wholesale").sort("created_at", "order_id")
+              .with_columns(local=pl.col("created_at").dt.convert_time_zone(tz)))
+    order_rows = orders.select(
+        month=pl.col("local").dt.strftime("%Y-%m"),
+        order_id=pl.col("name"),
+        order_number=pl.col("name"),
+        customer_id=pl.lit("B2B-") + pl.col("customer_id").cast(pl.String),
+        ordered_at=pl.col("local").dt.strftime(LOCAL_ISO),
+        currency=pl.lit(world.spec.currency),
+        shipping_amount=cents_text(orders["shipping_cents"]),
+        channel=pl.col("channel"),
+    )
+    lines = (world.order_lines.join(orders.select("order_id", "name", "local"), on="order_id")
+             .sort("order_id", "line_id"))
+    line_rows = lines.select(
+        month=pl.col("local").dt.strftime("%Y-%m"),
+        order_id=pl.col("name"),
+        line_number=pl.col("line_id").rank("ordinal").over("order_id").cast(pl.String),
+        sku=pl.col("sku"),
+        quantity=pl.col("quantity").cast(pl.String),
+        unit_price=cents_text(lines["unit_price_cents"]),
+        discount_amount=cents_text(lines["discount_cents"]),
+        tax_amount=cents_text(lines["tax_cents"]),
+    )
+    order_rows, line_rows = _with_bad_rows(order_rows, line_rows, bad_rows, world)
 
     written = []
-    for month, rows in sorted(order_rows.items()):
-        written.append(_write(folder / f"orders_{month}.csv", ORDER_COLUMNS, rows))
-    for month, rows in sorted(line_rows.items()):
-        written.append(_write(folder / f"order_lines_{month}.csv", LINE_COLUMNS, rows))
-    account_ids = set(orders["customer_id"].to_list())
-    accounts = world.customers.filter(pl.col("customer_id").is_in(list(account_ids))).sort("customer_id")
-    written.append(_write(folder / "customers.csv", CUSTOMER_COLUMNS, [
-        {"customer_id": f"B2B-{c['customer_id']}", "email": c["email"], "first_name": c["first_name"],
-         "last_name": c["last_name"], "country_code": c["country_code"], "created_at": iso(c["created_at"])}
-        for c in accounts.iter_rows(named=True)]))
-    products = world.variants.join(world.products.select("product_id", "title", "product_type"), on="product_id")
-    written.append(_write(folder / "products.csv", PRODUCT_COLUMNS, [
-        {"sku": v["sku"], "title": f"{v['title_right']} {v['title']}".replace(" Default Title", ""),
-         "category": v["product_type"], "unit_cost": money(v["unit_cost_cents"]), "price": money(v["price_cents"])}
-        for v in products.sort("sku").iter_rows(named=True)]))
+    for name, rows, columns in (("orders", order_rows, ORDER_COLUMNS), ("order_lines", line_rows, LINE_COLUMNS)):
+        for (month,), part in sorted(rows.partition_by("month", as_dict=True, maintain_order=True).items()):
+            written.append(_write(folder / f"{name}_{month}.csv", part.select(columns)))
+
+    accounts = (world.customers.filter(pl.col("customer_id").is_in(orders["customer_id"].implode()))
+                .sort("customer_id"))
+    written.append(_write(folder / "customers.csv", accounts.select(
+        customer_id=pl.lit("B2B-") + pl.col("customer_id").cast(pl.String),
+        email="email", first_name="first_name", last_name="last_name", country_code="country_code",
+        created_at=pl.col("created_at").dt.convert_time_zone(tz).dt.strftime(LOCAL_ISO),
+    )))
+    catalogue = (world.variants.join(world.products.select("product_id", "product_type",
+                                                           product_title="title"), on="product_id")
+                 .sort("sku"))
+    written.append(_write(folder / "products.csv", catalogue.select(
+        sku="sku",
+        title=pl.when(pl.col("title") == "Default Title").then(pl.col("product_title"))
+        .otherwise(pl.col("product_title") + " " + pl.col("title")),
+        category="product_type",
+        unit_cost=cents_text(catalogue["unit_cost_cents"]),
+        price=cents_text(catalogue["price_cents"]),
+    )))
     return written
 
 
-def _write(path: Path, columns: list[str], rows: list[dict]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+def _valid_row(entity: str, order_id: str, currency: str, sku: str) -> dict[str, str]:
+    if entity == "orders":
+        return {"order_id": order_id, "order_number": order_id, "customer_id": "B2B-0",
+                "ordered_at": "2025-03-01T10:00:00Z", "currency": currency, "shipping_amount": "0.00",
+                "channel": "wholesale"}
+    return {"order_id": order_id, "line_number": "1", "sku": sku, "quantity": "2", "unit_price": "10.00",
+            "discount_amount": "0.00", "tax_amount": "0.00"}
+
+
+def _with_bad_rows(order_rows: pl.DataFrame, line_rows: pl.DataFrame, count: int,
+                   world: ShopWorld) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Append ``count`` malformed rows, the k-th to the (k mod months)-th month's file of its entity."""
+    if count <= 0:
+        return order_rows, line_rows
+    months = sorted(set(order_rows["month"].to_list()) | set(line_rows["month"].to_list())) or [
+        world.as_of.strftime("%Y-%m")]
+    sku = world.variants["sku"][0] if world.variants.height else "UNKNOWN"
+    extra: dict[str, list[dict[str, str]]] = {"orders": [], "order_lines": []}
+    for k in range(count):
+        entity, broken = BAD_ROWS[k % len(BAD_ROWS)]
+        row = _valid_row(entity, f"WH-BAD-{k + 1}", world.spec.currency, sku) | broken
+        extra[entity].append({"month": months[k % len(months)], **row})
+
+    def appended(rows: pl.DataFrame, entity: str) -> pl.DataFrame:
+        bad = pl.DataFrame(extra[entity], schema=dict.fromkeys(rows.columns, pl.String))
+        return pl.concat([rows, bad]) if bad.height else rows
+
+    return appended(order_rows, "orders"), appended(line_rows, "order_lines")
+
+
+def _write(path: Path, rows: pl.DataFrame) -> Path:
+    rows.write_csv(path, line_terminator="\n")
     return path

@@ -1,7 +1,7 @@
-"""Ground-truth revenue straight from the world's records, with exact Decimals.
+"""Ground-truth revenue straight from a shop's records, as exact Decimals.
 
-This is what the warehouse must reconcile to, to the cent: it reads the world's own frames, never anything
-an API or a loader produced.
+This is what the warehouse must reconcile to, to the cent. It reads the world's own frames (integer cents,
+summed exactly), never anything an API or a loader produced.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from sandbox.world import ShopWorld
 CHANNELS = ("online_store", "wholesale")
 
 
-def _cents(value: int | None) -> Decimal:
-    return Decimal(int(value or 0)).scaleb(-2)
+def revenue_truth(shop: ShopWorld, as_of: datetime | None = None, channel: str | None = None) -> dict[str, Decimal]:
+    """Revenue over all channels (or one) of the shop as seen at ``as_of`` (default: everything).
 
-
-def revenue_truth(shop: ShopWorld, as_of: datetime | None = None, channel: str | None = None) -> dict:
-    """Orders and money over all channels (or one): gross = Σ quantity × unit price, discounts = Σ line
-    discounts, refunds = Σ refunded merchandise (after discount, tax excluded), net = gross − discounts − refunds;
-    tax and shipping as charged."""
+    ``orders`` counts orders (an int); ``gross`` = Σ quantity × unit price; ``discounts`` = Σ line discounts;
+    ``refunds`` = Σ refunded merchandise (after discount, tax excluded); ``net`` = gross − discounts − refunds;
+    ``tax`` and ``shipping`` as charged on the orders (refunds do not reduce them).
+    """
     world = shop if as_of is None else shop.visible(as_of)
     orders = world.orders if channel is None else world.channel(channel)
     ids = orders["order_id"].implode()
@@ -44,5 +43,10 @@ def revenue_truth(shop: ShopWorld, as_of: datetime | None = None, channel: str |
     }
 
 
-def revenue_truth_by_channel(shop: ShopWorld, as_of: datetime | None = None) -> dict[str, dict]:
+def revenue_truth_by_channel(shop: ShopWorld, as_of: datetime | None = None) -> dict[str, dict[str, Decimal]]:
+    """``revenue_truth`` for each channel; the channels add up to the total."""
     return {channel: revenue_truth(shop, as_of, channel) for channel in CHANNELS}
+
+
+def _cents(total: int | None) -> Decimal:
+    return Decimal(int(total or 0)).scaleb(-2)

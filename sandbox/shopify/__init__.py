@@ -1,1 +1,1 @@
-"""The Shopify Admin GraphQL API twin: schema, data graph, cost model and throttle."""
+"""The Shopify Admin GraphQL API twin: SDL subset, indexed shop data, search syntax, cost and throttle."""

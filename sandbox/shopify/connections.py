@@ -1,94 +1,80 @@
-"""Relay connections as Shopify serves them: sort keys, the search ``query`` filter and opaque cursors."""
+"""Relay connections as Shopify serves them: ``first``/``after``, ``last``/``before``, ``reverse``, opaque
+cursors that stay valid across requests, and ``pageInfo``.
+
+A top-level cursor holds the row's sort value and id (like Shopify's ``{"last_id", "last_value"}``), so a
+page boundary never moves when rows are added elsewhere; a nested connection's cursor holds a position.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 MAX_PAGE = 250
-SEARCH_TERM = re.compile(r"(\w+):(>=|<=|>|<)?\s*(?:'([^']*)'|\"([^\"]*)\"|(\S+))")
-_OPS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
-    ">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "": np.equal,
-}
 
 
-class SearchSyntaxError(ValueError):
-    pass
+class PagingError(ValueError):
+    """Connection arguments Shopify would refuse."""
 
 
-def encode_cursor(key: Sequence) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+@dataclass(frozen=True)
+class PageRequest:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+    reverse: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.first is None) == (self.last is None):
+            raise PagingError("you must provide one of first or last" if self.first is None
+                              else "you may provide only one of first or last")
+        size = self.first if self.first is not None else self.last
+        if not 0 <= size <= MAX_PAGE:
+            raise PagingError(f"{'first' if self.first is not None else 'last'} must be between 0 and {MAX_PAGE}")
 
 
-def decode_cursor(cursor: str) -> list:
+def encode_cursor(payload: dict[str, int]) -> str:
+    return base64.b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, *keys: str) -> list[int]:
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
-        raise SearchSyntaxError(f"Invalid cursor: {cursor!r}") from exc
+        payload = json.loads(base64.b64decode(cursor.encode(), validate=True))
+        return [int(payload[k]) for k in keys]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise PagingError(f"Invalid cursor {cursor!r}") from None
 
 
-def epoch(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+def window(keys: np.ndarray, ids: np.ndarray, request: PageRequest) -> tuple[int, int]:
+    """[start, stop) of the page within rows sorted ascending by (keys, ids); keys and ids (and the cursors'
+    values) are negated by the caller for a reversed order."""
+    sign = -1 if request.reverse else 1
+    low, high = 0, len(keys)
+    if request.after:
+        value, row_id = decode_cursor(request.after, "last_value", "last_id")
+        low = _rank(keys, ids, sign * value, sign * row_id, inclusive=True)
+    if request.before:
+        value, row_id = decode_cursor(request.before, "last_value", "last_id")
+        high = max(low, _rank(keys, ids, sign * value, sign * row_id, inclusive=False))
+    if request.first is not None:
+        return low, min(low + request.first, high)
+    return max(high - request.last, low), high
 
 
-@dataclass
-class Collection:
-    """Nodes of one connection with the numeric columns its sort keys and search filter use."""
-
-    nodes: list[dict]
-    columns: dict[str, np.ndarray]  # e.g. id, updated_at, created_at (epoch seconds)
-
-    def page(self, *, first: int | None, after: str | None, sort_key: str, reverse: bool, query: str | None) -> dict:
-        first = 50 if first is None else first
-        if not 0 < first <= MAX_PAGE:
-            raise SearchSyntaxError(f"first must be between 1 and {MAX_PAGE}")
-        index = np.flatnonzero(self._filter(query))
-        sort_column = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at", "PROCESSED_AT": "created_at"}.get(
-            sort_key, "id")
-        keys = np.stack([self.columns[sort_column][index], self.columns["id"][index]], axis=1)
-        order = np.lexsort((keys[:, 1], keys[:, 0]))
-        if reverse:
-            order = order[::-1]
-        index, keys = index[order], keys[order]
-        start = 0
-        if after:
-            m0, m1 = decode_cursor(after)
-            if reverse:
-                beyond = (keys[:, 0] < m0) | ((keys[:, 0] == m0) & (keys[:, 1] < m1))
-            else:
-                beyond = (keys[:, 0] > m0) | ((keys[:, 0] == m0) & (keys[:, 1] > m1))
-            start = int(np.argmax(beyond)) if beyond.any() else len(keys)
-        chosen = index[start:start + first]
-        cursors = [encode_cursor([float(k[0]), int(k[1])]) for k in keys[start:start + first]]
-        return connection([self.nodes[i] for i in chosen], cursors, has_next=start + first < len(index),
-                          has_previous=start > 0)
-
-    def _filter(self, query: str | None) -> np.ndarray:
-        mask = np.ones(len(self.nodes), dtype=bool)
-        if not query:
-            return mask
-        terms = [t for t in re.split(r"\s+AND\s+", query.strip()) if t]
-        for term in terms:
-            match = SEARCH_TERM.fullmatch(term.strip())
-            if not match:
-                raise SearchSyntaxError(f"Unsupported search term {term!r}")
-            field, op, *values = match.groups()
-            value = next(v for v in values if v is not None)
-            if field not in ("updated_at", "created_at"):
-                raise SearchSyntaxError(f"Unsupported search field {field!r}")
-            mask &= _OPS[op or ""](self.columns[field], epoch(value))
-        return mask
+def _rank(keys: np.ndarray, ids: np.ndarray, key: int, row_id: int, *, inclusive: bool) -> int:
+    """How many rows sort before (key, id) — or at it, if inclusive."""
+    lo, hi = np.searchsorted(keys, key, "left"), np.searchsorted(keys, key, "right")
+    return int(lo + np.searchsorted(ids[lo:hi], row_id, "right" if inclusive else "left"))
 
 
-def connection(nodes: list[dict], cursors: list[str] | None = None, *, has_next: bool = False,
-               has_previous: bool = False) -> dict:
-    cursors = cursors if cursors is not None else [encode_cursor([i]) for i in range(len(nodes))]
+def connection(nodes: list[dict], cursors: list[str], *, has_next: bool, has_previous: bool) -> dict[str, Any]:
     return {
         "nodes": nodes,
         "edges": [{"cursor": c, "node": n} for c, n in zip(cursors, nodes, strict=True)],
@@ -97,23 +83,33 @@ def connection(nodes: list[dict], cursors: list[str] | None = None, *, has_next:
     }
 
 
-def nested(items: list[dict]) -> Callable[..., dict]:
-    """A nested connection field (``lineItems(first:, after:)``): a callable graphql-core's resolver invokes."""
+def nested(items: list[dict]) -> Callable[..., dict[str, Any]]:
+    """A nested connection field (``lineItems``, ``refundLineItems``, ``variants``) over a short list: a
+    callable graphql-core's default resolver invokes with the field's arguments."""
 
-    def resolve(info, first: int | None = None, after: str | None = None) -> dict:
-        start = decode_cursor(after)[0] + 1 if after else 0
-        size = 50 if first is None else first
-        chunk = items[start:start + size]
-        return connection(chunk, [encode_cursor([start + i]) for i in range(len(chunk))],
-                          has_next=start + size < len(items), has_previous=start > 0)
+    def resolve(info: Any, first: int | None = None, after: str | None = None, last: int | None = None,
+                before: str | None = None, reverse: bool = False) -> dict[str, Any]:
+        request = PageRequest(first, after, last, before, reverse)
+        ordered = items[::-1] if request.reverse else items
+        low, high = 0, len(ordered)
+        if request.after:
+            low = min(decode_cursor(request.after, "index")[0] + 1, high)
+        if request.before:
+            high = max(low, min(decode_cursor(request.before, "index")[0], high))
+        if request.first is not None:
+            start, stop = low, min(low + request.first, high)
+        else:
+            start, stop = max(high - request.last, low), high
+        return connection(ordered[start:stop], [encode_cursor({"index": i}) for i in range(start, stop)],
+                          has_next=stop < len(ordered), has_previous=start > 0)
 
     return resolve
 
 
 def listing(items: list[dict]) -> Callable[..., list[dict]]:
-    """A list field with ``first`` (``refunds(first:)``)."""
+    """A plain list field with ``first`` (``refunds(first:)``, ``taxLines(first:)``)."""
 
-    def resolve(info, first: int | None = None) -> list[dict]:
+    def resolve(info: Any, first: int | None = None) -> list[dict]:
         return items if first is None else items[:first]
 
     return resolve

@@ -1,88 +1,102 @@
-"""The wholesale channel: a few business accounts ordering in bulk on weekdays at a trade discount.
+"""The wholesale channel: a few business accounts ordering case packs on weekdays at their trade discount.
 
-Wholesale orders never reach the Shopify API: they arrive as the tenant's CSV file drop. No tax (resale),
-a flat freight charge, no returns, and they ship from a separate trade stock (they do not censor online sales).
+Wholesale orders never reach the Shopify API: they arrive as the tenant's CSV file drop. They carry no tax
+(goods for resale), a flat freight charge, no returns, are priced in the shop currency, and ship from a
+separate trade stock (they never censor online sales).
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
 
 from sandbox.world.calendar import Calendar
+from sandbox.world.catalog import Catalog
+from sandbox.world.currencies import Currency
 from sandbox.world.money import basis_points
-from sandbox.world.online import to_utc, utc_offsets
-from sandbox.world.spec import ShopSpec, WorldSpec
+from sandbox.world.orders import per_order
 
-TRADE_DISCOUNT_BP = 3000
-FREIGHT_CENTS = 2500
+TRADE_DISCOUNT_BP = (2500, 4000)  # each account's discount off list price
+LINES_PER_ORDER = (2, 6)
+CASES_PER_LINE = (1, 4)
+CASE_SIZES = ((2_000, 12), (10_000, 6))  # (USD-equivalent cents the price is below, units per case); else 2
+OPENING_HOURS = (8 * 3600, 17 * 3600)
 ORDER_ID_BASE, LINE_ID_BASE, ACCOUNT_ID_BASE = 9_100_000_000, 19_000_000_000, 9_900_000
-BUSINESSES = ["Trailhead Outfitters", "Cornerstone Goods", "Maple & Main", "Bluewater Supply", "The Goods Room",
+FIRST_ORDER_NUMBER = 10_001
+BUSINESSES = ("Trailhead Outfitters", "Cornerstone Goods", "Maple & Main", "Bluewater Supply", "The Goods Room",
               "Ridgeline Co-op", "Harvest Market", "Lantern Gifts", "Summit General", "Oak Street Store",
-              "Northside Provisions", "Crescent Trading"]
+              "Northside Provisions", "Crescent Trading")
 
 
-def simulate_wholesale(spec: WorldSpec, shop: ShopSpec, cal: Calendar, variants: pl.DataFrame,
-                       rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(accounts, orders, order_lines) of the wholesale channel."""
+def case_size(price_usd_cents: np.ndarray) -> np.ndarray:
+    """Units per case: a dozen of the cheap things, half a dozen of most, two of the big-ticket items."""
+    size = np.full(len(price_usd_cents), 2, dtype=np.int64)
+    for below, units in reversed(CASE_SIZES):
+        size[price_usd_cents < below] = units
+    return size
+
+
+def simulate_wholesale(weekly_orders: float, money: Currency, calendar: Calendar, catalog: Catalog,
+                       shares: np.ndarray, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(accounts, orders, order_lines); accounts have the customers' columns but ``updated_at``."""
     n_accounts = int(rng.integers(5, len(BUSINESSES) + 1))
     account_ids = ACCOUNT_ID_BASE + np.arange(1, n_accounts + 1)
+    account_discount = rng.integers(*TRADE_DISCOUNT_BP, size=n_accounts, endpoint=True)
+    opened = calendar.to_utc(np.zeros(n_accounts, dtype=np.int64),
+                             -rng.integers(60, 700, n_accounts) * 86_400 + rng.integers(*OPENING_HOURS, n_accounts))
     accounts = pl.DataFrame({
         "customer_id": account_ids,
-        "email": [f"orders@{BUSINESSES[i].lower().replace(' & ', '-').replace(' ', '-')}.example.com"
-                  for i in range(n_accounts)],
-        "first_name": ["Purchasing"] * n_accounts,
-        "last_name": BUSINESSES[:n_accounts],
-        "country_code": ["US" if shop.currency == "USD" else "GB" if shop.currency == "GBP" else "DE"] * n_accounts,
-        "created_at": [spec.start - timedelta(days=int(d)) for d in rng.integers(60, 700, n_accounts)],
-        "acquisition_channel": ["wholesale"] * n_accounts,
-    }, schema_overrides={"created_at": pl.Datetime("us", "UTC")})
+        "email": [f"orders@{name.lower().replace(' & ', '-').replace(' ', '-')}.example.com"
+                  for name in BUSINESSES[:n_accounts]],
+        "first_name": "Purchasing",
+        "last_name": list(BUSINESSES[:n_accounts]),
+        "country_code": money.countries[0],
+        "created_at": opened,
+        "acquisition_channel": "wholesale",
+    })
 
-    weekday = np.array([d.weekday() < 5 for d in cal.dates])
-    per_day = rng.poisson(np.where(weekday, shop.wholesale_orders_per_week / 5, 0))
-    order_day = np.repeat(np.arange(spec.days), per_day)
+    weekday = calendar.weekday < 5
+    per_day = rng.poisson(np.where(weekday, weekly_orders / 5, 0.0))
+    order_day = np.repeat(np.arange(calendar.days), per_day)
     n_orders = len(order_day)
-    local_seconds = rng.integers(9 * 3600, 17 * 3600, n_orders)
-    created_at = to_utc(spec, order_day, local_seconds, utc_offsets(spec, shop.timezone))
+    account = rng.integers(0, n_accounts, n_orders)
+    created_at = calendar.to_utc(order_day, rng.integers(*OPENING_HOURS, n_orders))
 
-    n_lines = rng.integers(3, 9, n_orders)
-    n_var = variants.height
-    line_variant = np.concatenate([rng.choice(n_var, size=min(k, n_var), replace=False) for k in n_lines]) \
-        if n_orders else np.array([], dtype=np.int64)
-    line_order = np.repeat(np.arange(n_orders), np.minimum(n_lines, n_var))
-    qty = rng.integers(2, 13, len(line_order)) * 5  # case packs of 5
-    price = variants["price_cents"].to_numpy()[line_variant]
-    gross = price * qty
-    discount = basis_points(gross, TRADE_DISCOUNT_BP)
+    picks = []
+    for day in order_day.tolist():
+        available = int(np.count_nonzero(shares[day]))
+        k = min(int(rng.integers(LINES_PER_ORDER[0], LINES_PER_ORDER[1] + 1)), available)
+        picks.append(rng.choice(shares.shape[1], size=k, replace=False, p=shares[day]))
+    line_variant = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    line_order = np.repeat(np.arange(n_orders), [len(p) for p in picks]).astype(np.int64)
+    price = catalog.variants["price_cents"].to_numpy()[line_variant]
+    quantity = case_size(price * money.usd) * rng.integers(CASES_PER_LINE[0], CASES_PER_LINE[1] + 1, len(price))
+    discount = basis_points(price * quantity, account_discount[account][line_order])
+    subtotal = per_order(line_order, price * quantity - discount, n_orders)
+    freight = np.full(n_orders, money.freight_cents, dtype=np.int64)
     order_ids = ORDER_ID_BASE + np.arange(1, n_orders + 1)
-    subtotal = np.bincount(line_order, gross - discount, minlength=n_orders).astype(np.int64)
     orders = pl.DataFrame({
         "order_id": order_ids,
-        "name": pl.Series([f"WH-{10000 + i}" for i in range(1, n_orders + 1)], dtype=pl.String),
+        "name": pl.Series([f"WH-{FIRST_ORDER_NUMBER + i}" for i in range(n_orders)], dtype=pl.String),
         "channel": "wholesale",
-        "customer_id": account_ids[rng.integers(0, n_accounts, n_orders)].astype(np.int64),
+        "customer_id": account_ids[account],
         "created_at": created_at,
-        "updated_at": created_at,
-        "presentment_currency": shop.currency,
+        "discount_code": pl.Series([None] * n_orders, dtype=pl.String),
+        "presentment_currency": money.code,
         "fx_rate_micro": np.full(n_orders, 1_000_000, dtype=np.int64),
         "subtotal_cents": subtotal,
-        "discount_cents": np.bincount(line_order, discount, minlength=n_orders).astype(np.int64),
-        "shipping_cents": np.full(n_orders, FREIGHT_CENTS, dtype=np.int64),
+        "discount_cents": per_order(line_order, discount, n_orders),
+        "shipping_cents": freight,
         "tax_cents": np.zeros(n_orders, dtype=np.int64),
-        "total_cents": subtotal + FREIGHT_CENTS,
-        "refunded_cents": np.zeros(n_orders, dtype=np.int64),
+        "total_cents": subtotal + freight,
     })
     lines = pl.DataFrame({
-        "line_id": LINE_ID_BASE + np.arange(1, len(line_order) + 1),
+        "line_id": LINE_ID_BASE + 1 + np.arange(len(line_order)),
         "order_id": order_ids[line_order],
-        "variant_id": variants["variant_id"].to_numpy()[line_variant],
-        "product_id": variants["product_id"].to_numpy()[line_variant],
-        "sku": pl.Series(variants["sku"].to_numpy()[line_variant], dtype=pl.String),
-        "quantity": qty.astype(np.int64),
-        "unit_price_cents": price.astype(np.int64),
-        "discount_cents": discount.astype(np.int64),
+        "variant_index": line_variant,
+        "quantity": quantity.astype(np.int64),
+        "unit_price_cents": price,
+        "discount_cents": discount,
         "tax_cents": np.zeros(len(line_order), dtype=np.int64),
     })
     return accounts, orders, lines

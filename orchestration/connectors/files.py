@@ -1,0 +1,71 @@
+"""File drops: a local folder or an ``sftp://`` server (sources/files)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from dlt.common.configuration.specs import SFTPCredentials
+from dlt.extract.source import DltSource
+from pydantic import Field, model_validator
+
+from orchestration.connectors.base import Connector, SourceConfig, Strict
+from sources.files import files_source
+from sources.files.settings import TenantRule
+
+if TYPE_CHECKING:
+    from orchestration.tenants import Tenant, TenantRegistry
+
+
+class FileRule(Strict):
+    """A tenant's own validation rule on a file-drop column (see sources/files/README.md, "Tenant rules")."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str
+    column: str
+    allowed: list[str] | None = None
+    minimum: str | None = None
+    maximum: str | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _checkable(self) -> FileRule:
+        TenantRule(**{**self.model_dump(), "allowed": tuple(self.allowed) if self.allowed else None})
+        return self
+
+
+class FilesSourceConfig(SourceConfig):
+    kind: Literal["files"] = "files"
+    bucket_url: str  # a folder (relative to the registry file), file://…, or sftp://host[:port]/path
+    sftp_username: str | None = None
+    rules: list[FileRule] = Field(default_factory=list)
+
+    @property
+    def is_sftp(self) -> bool:
+        return self.bucket_url.startswith("sftp://")
+
+    @model_validator(mode="after")
+    def _sftp_login(self) -> FilesSourceConfig:
+        if self.is_sftp and (not self.sftp_username or "sftp_password" not in self.secrets):
+            raise ValueError("an sftp:// drop needs sftp_username and secrets.sftp_password (an env variable name)")
+        return self
+
+
+def build(tenant: Tenant, cfg: FilesSourceConfig, registry: TenantRegistry) -> DltSource:
+    rules = [r.model_dump(exclude_none=True) for r in cfg.rules]
+    if cfg.is_sftp:
+        return files_source(tenant=tenant.slug, bucket_url=cfg.bucket_url, rules=rules, credentials=SFTPCredentials(
+            sftp_port=urlsplit(cfg.bucket_url).port or 22,
+            sftp_username=cfg.sftp_username,
+            sftp_password=cfg.secret("sftp_password", tenant=tenant.slug, source="files"),
+            sftp_allow_agent=False,
+            sftp_look_for_keys=False,
+        ))
+    return files_source(tenant=tenant.slug, bucket_url=registry.resolve_path(cfg.bucket_url).as_uri(), rules=rules)
+
+
+CONNECTOR = Connector(
+    config=FilesSourceConfig,
+    build=build,
+    template=lambda: files_source(tenant="template", bucket_url="file:///nonexistent"),
+)
