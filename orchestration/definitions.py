@@ -11,6 +11,7 @@ from orchestration.defs.automation import automation
 from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.platform import platform_assets
 from orchestration.defs.transformation import dbt_resource, transformation_assets
+from orchestration.defs.webhooks import webhook_sensor
 from orchestration.partitions import tenant_partitions
 from orchestration.settings import Settings
 from orchestration.tenants import load_registry
@@ -19,15 +20,16 @@ from orchestration.tenants import load_registry
 def build_definitions(settings: Settings) -> dg.Definitions:
     registry = load_registry(settings.tenants_file)
     partitions = tenant_partitions(registry)
-    job, schedule = automation(registry, partitions, list(CONNECTORS))
+    jobs, schedule = automation(registry, partitions, list(CONNECTORS))
     return dg.Definitions(
         assets=[
             *platform_assets(registry, partitions),
             *ingestion_assets(registry, partitions, settings),
             *transformation_assets(partitions),
         ],
-        jobs=[job],
+        jobs=jobs,
         schedules=[schedule],
+        sensors=[webhook_sensor(registry, partitions)],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
     )
 

@@ -125,3 +125,93 @@ def _with_bad_rows(order_rows: pl.DataFrame, line_rows: pl.DataFrame, count: int
 def _write(path: Path, rows: pl.DataFrame) -> Path:
     rows.write_csv(path, line_terminator="\n")
     return path
+
+
+# The columns of Shopify's admin orders export (Orders → Export → CSV), in its order.
+SHOPIFY_EXPORT_COLUMNS = [
+    "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at", "Accepts Marketing",
+    "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Discount Code", "Discount Amount", "Shipping Method",
+    "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem compare at price",
+    "Lineitem sku", "Lineitem requires shipping", "Lineitem taxable", "Lineitem fulfillment status",
+    "Billing Name", "Billing Street", "Billing Address1", "Billing Address2", "Billing Company", "Billing City",
+    "Billing Zip", "Billing Province", "Billing Country", "Billing Phone", "Shipping Name", "Shipping Street",
+    "Shipping Address1", "Shipping Address2", "Shipping Company", "Shipping City", "Shipping Zip",
+    "Shipping Province", "Shipping Country", "Shipping Phone", "Notes", "Note Attributes", "Cancelled at",
+    "Payment Method", "Payment Reference", "Refunded Amount", "Vendor", "Outstanding Balance", "Employee",
+    "Location", "Device ID", "Id", "Tags", "Risk Level", "Source", "Lineitem discount", "Tax 1 Name",
+    "Tax 1 Value", "Tax 2 Name", "Tax 2 Value", "Tax 3 Name", "Tax 3 Value", "Tax 4 Name", "Tax 4 Value",
+    "Tax 5 Name", "Tax 5 Value", "Phone", "Receipt Number", "Duties", "Billing Province Name",
+    "Shipping Province Name", "Payment ID", "Payment Terms Name", "Next Payment Due At", "Payment References",
+]
+SHOPIFY_LINE_COLUMNS = {"Name", "Email", "Lineitem quantity", "Lineitem name", "Lineitem price",
+                        "Lineitem compare at price", "Lineitem sku", "Lineitem requires shipping", "Lineitem taxable",
+                        "Lineitem fulfillment status", "Vendor", "Lineitem discount"}
+SHOPIFY_TIME = "%Y-%m-%d %H:%M:%S %z"  # 2025-01-14 10:22:31 -0500
+NOTE = 'Leave it with the neighbour, "Flat 2"\nRing twice'  # a quoted, multi-line field, as merchants type them
+
+
+def write_shopify_export(shop: ShopWorld, path: Path | str, *, channel: str = "online_store",
+                         as_of: datetime | None = None, every_row: bool = False, bom: bool = False,
+                         crlf: bool = False, notes_every: int = 7) -> Path:
+    """Write the shop's orders of ``channel`` (default the online store) as Shopify's orders export CSV: one
+    row per line item, order-level columns on the order's first row only (``every_row``: on every row, as
+    newer exports do), local times with their offset, money as decimal text. Every ``notes_every``-th order
+    has a multi-line, quoted note. ``bom`` / ``crlf`` write a UTF-8 byte-order mark / CRLF line ends, as
+    files re-saved from spreadsheets have."""
+    world = shop if as_of is None else shop.visible(as_of)
+    tz = world.spec.timezone
+    orders = (world.channel(channel).sort("created_at", "order_id")
+              .rename({"discount_cents": "order_discount_cents", "tax_cents": "order_tax_cents"})
+              .with_row_index("_order_index")
+              .join(world.customers.select("customer_id", "email", "first_name", "last_name", "country_code"),
+                    on="customer_id", how="left", maintain_order="left"))
+    names = world.variants.join(world.products.select("product_id", "vendor", product_title="title"),
+                                on="product_id").select(
+        "variant_id", "vendor",
+        item_name=pl.when(pl.col("title") == "Default Title").then(pl.col("product_title"))
+        .otherwise(pl.col("product_title") + " - " + pl.col("title")))
+    lines = (world.order_lines.join(orders, on="order_id")
+             .join(names, on="variant_id", how="left")
+             .sort("_order_index", "line_id")
+             .with_columns(_first=pl.col("line_id").rank("ordinal").over("order_id") == 1))
+    created = pl.col("created_at").dt.convert_time_zone(tz).dt.strftime(SHOPIFY_TIME)
+    refunded = pl.col("refunded_cents")
+    status = (pl.when(refunded == 0).then(pl.lit("paid"))
+              .when(refunded < pl.col("total_cents")).then(pl.lit("partially_refunded")).otherwise(pl.lit("refunded")))
+    billing = pl.concat_str(["first_name", "last_name"], separator=" ")
+    lines = lines.with_columns(cents_text(lines[c]).alias(f"_{c}") for c in (
+        "subtotal_cents", "shipping_cents", "order_tax_cents", "total_cents", "order_discount_cents",
+        "refunded_cents", "unit_price_cents", "discount_cents"))
+    money = {c: pl.col(f"_{c}") for c in ("subtotal_cents", "shipping_cents", "order_tax_cents", "total_cents",
+                                          "order_discount_cents", "refunded_cents")}
+    values = {
+        "Name": pl.col("name"), "Email": pl.col("email"), "Financial Status": status, "Paid at": created,
+        "Fulfillment Status": pl.lit("fulfilled"), "Fulfilled at": created, "Accepts Marketing": pl.lit("no"),
+        "Currency": pl.lit(world.spec.currency), "Subtotal": money["subtotal_cents"],
+        "Shipping": money["shipping_cents"], "Taxes": money["order_tax_cents"], "Total": money["total_cents"],
+        "Discount Code": pl.col("discount_code"),
+        "Shipping Method": pl.lit("Standard"), "Created at": created,
+        "Lineitem quantity": pl.col("quantity").cast(pl.String), "Lineitem name": pl.col("item_name"),
+        "Lineitem price": pl.col("_unit_price_cents"), "Lineitem sku": pl.col("sku"),
+        "Lineitem requires shipping": pl.lit("true"), "Lineitem taxable": pl.lit("true"),
+        "Lineitem fulfillment status": pl.lit("fulfilled"), "Billing Name": billing,
+        "Billing Country": pl.col("country_code"), "Shipping Name": billing,
+        "Shipping Country": pl.col("country_code"),
+        "Notes": pl.when(pl.col("_order_index") % notes_every == notes_every - 1).then(pl.lit(NOTE)),
+        "Payment Method": pl.lit("Shopify Payments"), "Refunded Amount": money["refunded_cents"],
+        "Vendor": pl.col("vendor"), "Outstanding Balance": pl.lit("0.00"),
+        "Id": pl.col("order_id").cast(pl.String), "Risk Level": pl.lit("Low"), "Source": pl.lit("web"),
+        "Lineitem discount": pl.col("_discount_cents"), "Tax 1 Name": pl.lit("Sales Tax"),
+        "Tax 1 Value": money["order_tax_cents"],
+    }
+    values["Discount Amount"] = money["order_discount_cents"]
+    exprs = []
+    for column in SHOPIFY_EXPORT_COLUMNS:
+        value = values.get(column, pl.lit(None, pl.String))
+        if column not in SHOPIFY_LINE_COLUMNS and not every_row:
+            value = pl.when(pl.col("_first")).then(value)
+        exprs.append(value.cast(pl.String).alias(column))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines.select(exprs).write_csv(path, line_terminator="\r\n" if crlf else "\n", include_bom=bom)
+    return path

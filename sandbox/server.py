@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from sandbox.faults import Fault, Faults
 from sandbox.shopify.api import Answer, ShopifyTwin
+from sandbox.shopify.webhooks import ShopifyWebhooks
 from sandbox.twins import load_twins
 from sandbox.world import WorldSpec, build_world
 
@@ -41,6 +42,7 @@ class Sandbox:
         self.shopify = ShopifyTwin(self.world, **throttle)
         self.faults = Faults(self.world.handles)
         self.twins = load_twins(self)
+        self.webhooks = ShopifyWebhooks(self)  # subscriptions and signed deliveries (sandbox/shopify/webhooks.py)
 
     @property
     def clock(self) -> datetime:
@@ -145,7 +147,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         sandbox.clock = as_of
-        return JSONResponse({"clock": as_of.isoformat()})
+        queued = sandbox.webhooks.clock_moved(as_of)  # events since the last trigger, sent by the worker
+        return JSONResponse({"clock": as_of.isoformat(), "webhooks_queued": queued})
 
     async def throttle(request: Request) -> JSONResponse:
         body = await _json(request) or {}
@@ -175,6 +178,7 @@ def create_app(sandbox: Sandbox) -> Starlette:
 
     return Starlette(routes=[
         *(route for twin in sandbox.twins.values() for route in twin.routes()),
+        *sandbox.webhooks.routes(),
         Route("/{shop}/admin/api/{version}/graphql.json", graphql, methods=["POST"]),
         Route("/_sandbox/health", health),
         Route("/_sandbox/stats", stats),
@@ -252,6 +256,7 @@ class SandboxServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.sandbox.webhooks.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -1,4 +1,4 @@
-"""Ground-truth revenue straight from a shop's records, as exact Decimals.
+"""Ground-truth revenue straight from a shop's records, as exact Decimals (every channel: ``sales_truth``).
 
 This is what the warehouse must reconcile to, to the cent. It reads the world's own frames (integer cents,
 summed exactly), never anything an API or a loader produced.
@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from sandbox.world import ShopWorld
+from sandbox.world import ShopWorld, WorldSpec
+from sandbox.world.marketplace import Marketplace, marketplace_truth, simulate_marketplace
 
 CHANNELS = ("online_store", "wholesale")
 
@@ -50,3 +51,28 @@ def revenue_truth_by_channel(shop: ShopWorld, as_of: datetime | None = None) -> 
 
 def _cents(total: int | None) -> Decimal:
     return Decimal(int(total or 0)).scaleb(-2)
+
+
+MARKETPLACES = ("amazon", "walmart")
+
+
+def marketplace(spec: WorldSpec, shop: ShopWorld, channel: str) -> Marketplace:
+    """The shop's ``channel`` marketplace as its twin serves it (deterministic: same spec, same frames)."""
+    return simulate_marketplace(spec, shop, channel, shop.spec.channels[channel])
+
+
+def sales_truth(spec: WorldSpec, shop: ShopWorld, as_of: datetime | None = None) -> dict[str, dict[str, Decimal]]:
+    """Per channel the shop trades on — the online store, wholesale, and each marketplace in its spec — orders,
+    gross, discounts, refunds, net and (channel) fees as exact Decimals: what the warehouse must show per tenant
+    and channel, to the cent. Fees are the marketplace's net fees (charged minus given back on refunds)."""
+    out: dict[str, dict[str, Decimal]] = {}
+    for channel in CHANNELS:
+        figures = revenue_truth(shop, as_of, channel)
+        if figures["orders"]:
+            out[channel] = {**figures, "fees": Decimal("0.00")}
+    for channel in MARKETPLACES:
+        if channel in shop.spec.channels:
+            figures = marketplace_truth(marketplace(spec, shop, channel), as_of)
+            out[channel] = {key: figures[key] for key in ("orders", "gross", "discounts", "refunds", "net")}
+            out[channel]["fees"] = figures["net_fees"]
+    return out

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from sandbox.server import Sandbox
 
 TWINS: tuple[str, ...] = (
+    "sandbox.amazon.api:AmazonTwin",
+    "sandbox.quickbooks.api:QuickBooksTwin",
+    "sandbox.ga4.api:Ga4Twin",
+    "sandbox.meta_ads.api:MetaAdsTwin",
+    "sandbox.walmart.api:WalmartTwin",
 )
 
 

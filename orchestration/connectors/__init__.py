@@ -7,12 +7,24 @@ Add a connector: write ``orchestration/connectors/<name>.py`` with its config mo
 
 from __future__ import annotations
 
+from orchestration.connectors import amazon as amazon_connector
 from orchestration.connectors import files, shopify
+from orchestration.connectors import ga4 as ga4_connector
+from orchestration.connectors import meta_ads as meta_ads_connector
+from orchestration.connectors import quickbooks as quickbooks_connector
+from orchestration.connectors import sql_database as sql_database_connector
+from orchestration.connectors import walmart as walmart_connector
 from orchestration.connectors.base import Connector, MissingSecretError, SourceConfig
 
 CONNECTORS: dict[str, Connector] = {
     "shopify": shopify.CONNECTOR,
     "files": files.CONNECTOR,
+    "amazon": amazon_connector.CONNECTOR,
+    "sql_database": sql_database_connector.CONNECTOR,
+    "ga4": ga4_connector.CONNECTOR,
+    "quickbooks": quickbooks_connector.CONNECTOR,
+    "meta_ads": meta_ads_connector.CONNECTOR,
+    "walmart": walmart_connector.CONNECTOR,
 }
 
 __all__ = ["CONNECTORS", "Connector", "MissingSecretError", "SourceConfig"]

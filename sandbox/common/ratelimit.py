@@ -45,13 +45,14 @@ class RateLimits:
 
     def __init__(self, defaults: dict[str, tuple[float, float]]) -> None:
         self.defaults = dict(defaults)
+        self._overrides: dict[tuple[str, str], tuple[float, float]] = {}  # per (shop, operation), set before use
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
     def bucket(self, shop: str, operation: str) -> TokenBucket:
         with self._lock:
             if (shop, operation) not in self._buckets:
-                rate, burst = self.defaults[operation]
+                rate, burst = self._overrides.get((shop, operation), self.defaults[operation])
                 self._buckets[(shop, operation)] = TokenBucket(rate, burst)
             return self._buckets[(shop, operation)]
 
@@ -59,8 +60,12 @@ class RateLimits:
         """Resize the matching buckets and the defaults of future ones (``None`` matches every shop/operation)."""
         with self._lock:
             for op in self.defaults:
-                if operation in (None, op) and shop is None:
-                    self.defaults[op] = (rate, burst)
+                if operation in (None, op):
+                    if shop is None:
+                        self.defaults[op] = (rate, burst)
+                        self._overrides = {k: v for k, v in self._overrides.items() if k[1] != op}
+                    else:
+                        self._overrides[(shop, op)] = (rate, burst)
             matching = [b for (s, op), b in self._buckets.items() if shop in (None, s) and operation in (None, op)]
         for bucket in matching:
             bucket.configure(rate, burst)

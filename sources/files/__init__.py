@@ -1,9 +1,11 @@
-"""A tenant's CSV file drop → dlt: orders, order lines, customers and products in the canonical layout.
+"""A tenant's file drop → dlt: orders, order lines, customers and products in the canonical layout.
 
 Files are listed with dlt's own ``filesystem`` resource (fsspec: a local folder, ``file://``, ``sftp://``
-and object stores), one file at a time. Every row is validated against the
-layout in ``settings.py``: good rows merge on their key, bad rows go to the ``quarantine`` table (merged on
-file + line) with the rule they broke. Re-running the same drop changes nothing.
+and object stores), one file at a time, and each is read in the format its header shows (``formats/``): the
+canonical layout, Shopify's orders export, Amazon's flat-file All Orders Report, or one of the tenant's own
+column mappings. Every row is rewritten to the layout in ``settings.py`` and validated there: good rows
+merge on their key, bad rows go to the ``quarantine`` table (merged on file + line + entity) with the rule
+they broke. Files are read in batches (bounded memory). Re-running the same drop changes nothing.
 
 Run by dlt alone::
 
@@ -21,7 +23,9 @@ from typing import Any
 import dlt
 from dlt.sources.filesystem import FileItemDict, filesystem
 
-from sources.files.helpers import quarantine_table, read_file
+from sources.files.formats import ColumnMapping
+from sources.files.helpers import quarantine_table
+from sources.files.reader import read_entity
 from sources.files.settings import ENTITIES, QUARANTINE_KEY, QUARANTINE_TABLE, Entity, TenantRule
 
 __all__ = ["files_source", "ENTITIES"]
@@ -33,6 +37,7 @@ def files_source(
     bucket_url: str = dlt.config.value,
     credentials: Any = None,
     rules: list[dict] | None = None,
+    mappings: list[dict] | None = None,
 ) -> list:
     """One resource per entity of the canonical layout; each also feeds the shared ``quarantine`` table.
 
@@ -40,19 +45,23 @@ def files_source(
     ``credentials`` are dlt's for that protocol (e.g. ``SFTPCredentials``), none for local folders (typed
     ``Any`` so dlt takes the object as given instead of resolving a union of every protocol's credentials).
     ``rules`` are the tenant's own checks (``TenantRule`` fields as dicts), quarantining what breaks them.
+    ``mappings`` are the tenant's own export layouts (``ColumnMapping`` fields as dicts; README "Column
+    mappings").
     """
     tenant_rules = tuple(TenantRule(**{k: tuple(v) if k == "allowed" else v for k, v in r.items()})
                          for r in rules or ())
+    column_mappings = tuple(ColumnMapping.from_dict(m) for m in mappings or ())
     login = {} if credentials is None else {"credentials": credentials}  # local folders take none at all
     return [
-        (filesystem(bucket_url=bucket_url, file_glob=entity.file_glob, **login)
-         | _reader(tenant, entity, tenant_rules))
+        (filesystem(bucket_url=bucket_url, file_glob="*", **login)
+         | _reader(tenant, entity, tenant_rules, column_mappings))
         .with_name(name)
         for name, entity in ENTITIES.items()
     ]
 
 
-def _reader(tenant: str, entity: Entity, tenant_rules: tuple[TenantRule, ...]):
+def _reader(tenant: str, entity: Entity, tenant_rules: tuple[TenantRule, ...],
+            mappings: tuple[ColumnMapping, ...]):
     quarantine_hints = dlt.mark.make_hints(table_name=QUARANTINE_TABLE, write_disposition="merge",
                                            primary_key=list(QUARANTINE_KEY))
 
@@ -60,10 +69,10 @@ def _reader(tenant: str, entity: Entity, tenant_rules: tuple[TenantRule, ...]):
                      table_name=entity.table)
     def read(items: list[FileItemDict]) -> Iterator:
         for item in sorted(items, key=lambda i: i["relative_path"]):
-            good, bad = read_file(tenant, entity, item["relative_path"], item.read_bytes(), tenant_rules)
-            if good is not None:
-                yield good
-            if bad:
-                yield dlt.mark.with_hints(quarantine_table(bad), quarantine_hints, create_table_variant=True)
+            for good, bad in read_entity(tenant, entity, item, mappings=mappings, tenant_rules=tenant_rules):
+                if good is not None:
+                    yield good
+                if bad:
+                    yield dlt.mark.with_hints(quarantine_table(bad), quarantine_hints, create_table_variant=True)
 
     return read

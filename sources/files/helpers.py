@@ -1,13 +1,13 @@
-"""Reading one CSV file of a drop: validate every row against the layout, split good rows from bad ones.
+"""Validating canonical rows (whatever format they came in): split good rows from bad ones.
 
 Validation is vectorised (polars expressions over the text columns). Good rows become a typed Arrow table,
 money built exactly from its text; each bad row becomes a quarantine record naming tenant, source, file,
-line, rule and the offending value, and is logged the same way.
+line, entity, rule and the offending value (and the file column it came from, for native formats), and is
+logged the same way.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from datetime import UTC, datetime
@@ -16,6 +16,9 @@ from decimal import Decimal
 import polars as pl
 import pyarrow as pa
 
+from sources.files.formats.base import FORMAT_RULE, FileFormat
+from sources.files.formats.text import blank_to_null
+from sources.files.reading import LINE
 from sources.files.settings import KINDS, Entity, TenantRule
 from sources.money import MONEY, UNIT_PRICE
 
@@ -26,10 +29,6 @@ ARROW_TYPES = {"text": pa.string(), "timestamp": TIMESTAMP, "currency": pa.strin
                "line_number": pa.int64(), "money": MONEY, "unit_price": UNIT_PRICE}
 _INTEGER = r"^\+?\d+$"
 _DECIMAL = r"^-?\d+(\.\d+)?$"
-
-
-def decode(name: str, content: bytes) -> bytes:
-    return gzip.decompress(content) if name.endswith(".gz") else content
 
 
 def parse_timestamp(column: pl.Expr) -> pl.Expr:
@@ -62,8 +61,10 @@ def _tenant_check(rule: TenantRule) -> pl.Expr:
     return value.is_not_null() & ~ok.fill_null(False)
 
 
-def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = ()) -> pl.Expr:
-    """The first rule each row breaks (``kind:column``; the layout's first, then the tenant's), or null."""
+def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = (), duplicate: pl.Expr | None = None,
+          format_rule: bool = False) -> pl.Expr:
+    """The first rule each row breaks (``kind:column``; the layout's, then the format's own, then the
+    tenant's), or null. ``duplicate`` marks rows whose key came earlier in the file (None: not checked)."""
     checks: list[pl.Expr] = []
     for col in entity.columns:
         value = pl.col(col.name)
@@ -84,65 +85,84 @@ def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = ()) -> pl.Expr:
                 pl.when(present & value.str.starts_with("-")).then(pl.lit(f"negative:{col.name}")),
                 pl.when(present & (_places(value) > max_places)).then(pl.lit(f"places:{col.name}")),
             ]
-    duplicate = ~pl.struct(list(entity.key)).is_first_distinct()
-    checks.append(pl.when(duplicate & pl.all_horizontal([pl.col(k).is_not_null() for k in entity.key]))
-                  .then(pl.lit("duplicate_key:" + "+".join(entity.key))))
+    if duplicate is not None:
+        checks.append(pl.when(duplicate).then(pl.lit("duplicate_key:" + "+".join(entity.key))))
+    if format_rule:
+        checks.append(pl.col(FORMAT_RULE))
     checks += [pl.when(_tenant_check(r)).then(pl.lit(f"tenant_rule:{r.name}")) for r in tenant_rules
                if r.entity == entity.table]
     return pl.coalesce(checks)
 
 
-def reason(entity: Entity, rule: str, row: dict, tenant_rules: tuple[TenantRule, ...] = ()) -> str:
-    """A sentence a person can act on: which column, which value, what was expected."""
+def reason(entity: Entity, rule: str, row: dict, tenant_rules: tuple[TenantRule, ...] = (),
+           fmt: FileFormat | None = None) -> str:
+    """A sentence a person can act on: which column (and which file column it came from), which value, what
+    was expected."""
+    own = fmt.reason(rule, row) if fmt is not None else None
+    if own is not None:
+        return own
     kind, column = rule.split(":", 1)
+    origin = (fmt.origin.get(entity.table, {}) if fmt is not None else {}).get(column)
+    named = f"{column} (file column {origin})" if origin and origin != column else column
     if kind == "tenant_rule":
         broken = next(r for r in tenant_rules if r.name == column)
         return (f"{broken.column} {row.get(broken.column)!r} breaks the tenant's rule {broken.name}: "
                 f"expected {broken.describe()}")
     if kind == "required":
-        return f"required column {column} is empty"
+        return f"required column {named} is empty"
     if kind == "duplicate_key":
         key = ", ".join(f"{k}={row.get(k)!r}" for k in entity.key)
         return f"duplicate key ({key}) in this file: the first occurrence was kept"
     expected = KINDS[entity.column(column).kind][1]
     detail = {"negative": "is negative", "places": "has too many decimal places", "number": "is not a number"}
-    return f"{column} {row.get(column)!r} {detail.get(kind, 'is not valid')}: expected {expected}"
+    return f"{named} {row.get(column)!r} {detail.get(kind, 'is not valid')}: expected {expected}"
 
 
-def read_file(tenant: str, entity: Entity, file: str, content: bytes,
-              tenant_rules: tuple[TenantRule, ...] = ()) -> tuple[pa.Table | None, list[dict]]:
-    """Validate one file: (typed table of good rows or None, quarantine records of bad rows)."""
-    frame = pl.read_csv(decode(file, content), infer_schema=False, truncate_ragged_lines=False)
-    missing = [c.name for c in entity.columns if c.required and c.name not in frame.columns]
-    if missing:
-        record = quarantine_record(tenant, entity, file, 1, "schema:missing_column",
-                                   f"the header lacks required column(s) {', '.join(missing)}",
-                                   {"header": frame.columns})
-        log.error("tenant %s, source %s, file %s, line 1: rule schema:missing_column: %s",
-                  tenant, SOURCE, file, record["reason"])
-        return None, [record]
+class SeenKeys:
+    """The keys of an entity met so far in one file (across its batches), for the duplicate-key rule."""
 
-    frame = frame.select(
-        [(pl.col(c.name).str.strip_chars() if c.name in frame.columns else pl.lit(None, pl.String)).alias(c.name)
-         for c in entity.columns]
-    ).with_columns([pl.when(pl.col(c.name) == "").then(None).otherwise(pl.col(c.name)).alias(c.name)
-                    for c in entity.columns])
-    frame = frame.with_columns(_line=pl.int_range(2, frame.height + 2, dtype=pl.Int64)).with_columns(
-        _rule=_rule(entity, tenant_rules))
+    def __init__(self, entity: Entity) -> None:
+        self.key = pl.concat_str([pl.col(k) for k in entity.key], separator="\x1f")
+        self.seen = pl.Series("k", [], pl.String)
+
+    def duplicates(self) -> pl.Expr:
+        return self.key.is_not_null() & (self.key.is_in(self.seen.implode()) | ~self.key.is_first_distinct())
+
+    def add(self, frame: pl.DataFrame) -> None:
+        keys = frame.select(self.key.alias("k"))["k"].drop_nulls().unique()
+        self.seen = pl.concat([self.seen, keys])
+
+
+def validate(tenant: str, entity: Entity, file: str, frame: pl.DataFrame, *,
+             tenant_rules: tuple[TenantRule, ...] = (), fmt: FileFormat | None = None,
+             seen: SeenKeys | None = None) -> tuple[pa.Table | None, list[dict]]:
+    """Validate canonical text rows (``_line`` and maybe ``_format_rule`` beside them): (typed table of the
+    good rows or None, quarantine records of the bad ones). Blank values count as missing."""
+    frame = frame.with_columns([blank_to_null(pl.col(c.name)).alias(c.name)
+                                for c in entity.columns])
+    frame = frame.with_columns(_rule=_rule(entity, tenant_rules, seen.duplicates() if seen else None,
+                                           FORMAT_RULE in frame.columns))
+    if seen is not None:
+        seen.add(frame)
     bad = frame.filter(pl.col("_rule").is_not_null())
     good = frame.filter(pl.col("_rule").is_null())
 
     records = []
     for row in bad.iter_rows(named=True):
         raw = {c.name: row[c.name] for c in entity.columns}
-        record = quarantine_record(tenant, entity, file, row["_line"], row["_rule"],
-                                   reason(entity, row["_rule"], raw, tenant_rules), raw)
+        record = quarantine_record(tenant, entity, file, row[LINE], row["_rule"],
+                                   reason(entity, row["_rule"], raw, tenant_rules, fmt), raw)
         log.warning("tenant %s, source %s, file %s, line %d: rule %s: %s",
-                    tenant, SOURCE, file, row["_line"], row["_rule"], record["reason"])
+                    tenant, SOURCE, file, row[LINE], row["_rule"], record["reason"])
         records.append(record)
-    log.info("tenant %s, source %s, file %s: %d rows loaded, %d quarantined", tenant, SOURCE, file,
-             good.height, bad.height)
     return (typed(entity, good, file) if good.height else None), records
+
+
+def file_record(tenant: str, entity: str, file: str, rule: str, why: str, raw: dict) -> dict:
+    """A whole file refused (a header without a required column, a format we do not read): line 1."""
+    log.error("tenant %s, source %s, file %s, line 1: rule %s: %s", tenant, SOURCE, file, rule, why)
+    return {"tenant": tenant, "source": SOURCE, "file": file, "line": 1, "entity": entity, "rule": rule,
+            "reason": why, "raw_record": json.dumps(raw, default=str), "quarantined_at": datetime.now(UTC)}
 
 
 def typed(entity: Entity, good: pl.DataFrame, file: str) -> pa.Table:
@@ -162,7 +182,7 @@ def typed(entity: Entity, good: pl.DataFrame, file: str) -> pa.Table:
             array = values.to_arrow().cast(pa.string()).cast(dtype)
         arrays.append(array)
         fields.append(pa.field(col.name, dtype, nullable=col.name not in entity.key))
-    arrays += [pa.array([file] * with_defaults.height, pa.string()), with_defaults["_line"].to_arrow()]
+    arrays += [pa.array([file] * with_defaults.height, pa.string()), with_defaults[LINE].cast(pl.Int64).to_arrow()]
     fields += [pa.field("_source_file", pa.string()), pa.field("_source_line", pa.int64())]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
@@ -175,7 +195,7 @@ def quarantine_record(tenant: str, entity: Entity, file: str, line: int, rule: s
 
 QUARANTINE_SCHEMA = pa.schema([
     pa.field("tenant", pa.string()), pa.field("source", pa.string()), pa.field("file", pa.string(), False),
-    pa.field("line", pa.int64(), False), pa.field("entity", pa.string()), pa.field("rule", pa.string()),
+    pa.field("line", pa.int64(), False), pa.field("entity", pa.string(), False), pa.field("rule", pa.string()),
     pa.field("reason", pa.string()), pa.field("raw_record", pa.string()),
     pa.field("quarantined_at", TIMESTAMP),
 ])

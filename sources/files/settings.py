@@ -134,4 +134,11 @@ class TenantRule:
 
 
 QUARANTINE_TABLE = "quarantine"
-QUARANTINE_KEY = ("file", "line")
+# entity is part of the key: one line of a native export (a Shopify line item row) can break a rule of its order
+# and another of its line, and both records must survive the merge
+QUARANTINE_KEY = ("file", "line", "entity")
+
+# What the source lists in a drop (top level only): text tables, optionally gzipped. Anything else is left alone.
+DATA_SUFFIXES = (".csv", ".tsv", ".txt")
+BATCH_BYTES = 2 << 20  # file bytes read, validated and handed to dlt at a time: memory follows this, not the file
+BATCH_ROWS = 50_000  # rows per validated batch of derived entities (the orders of an export of line items)

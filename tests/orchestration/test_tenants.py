@@ -31,7 +31,11 @@ def test_demo_registry_loads():
     registry = load_registry(REPO / "tenants.yaml")
     assert registry.slugs == ["northwind", "alpine", "kumo"]
     assert {t.currency for t in registry.tenants} == {"USD", "EUR", "GBP"}
-    assert all(set(t.sources) == {"shopify", "files"} for t in registry.tenants)
+    # each demo tenant has its own mix of channels around its Shopify store
+    mixes = {t.slug: set(t.sources) for t in registry.tenants}
+    assert all({"shopify", "amazon", "meta_ads"} <= mix for mix in mixes.values())
+    assert len({frozenset(mix) for mix in mixes.values()}) == 3
+    assert "sql_database" in mixes["kumo"] and "files" not in mixes["kumo"]
 
 
 def test_good_registry_normalises_and_resolves_paths(tmp_path):

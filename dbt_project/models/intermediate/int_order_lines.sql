@@ -11,6 +11,14 @@ with lines as (
     select
         tenant_id, 'files' as source, line_id, order_id, sku, quantity, unit_price, discount_amount, tax_amount
     from {{ ref('stg_files__order_lines') }}
+    {%- for src in unified_sources('orders') %}
+
+    union all
+
+    select
+        tenant_id, '{{ src }}' as source, line_id, order_id, sku, quantity, unit_price, discount_amount, tax_amount
+    from {{ ref('stg_' ~ src ~ '__order_lines') }}
+    {%- endfor %}
 ),
 
 gross as (

@@ -33,10 +33,26 @@ files as (
     from {{ ref('stg_files__orders') }}
 ),
 
+{%- set order_sources = unified_sources('orders') %}
+{%- for src in order_sources %}
+
+{{ src }} as (
+    -- every further order source exposes the same staging contract (staging/<source>/_<source>__models.yml)
+    select
+        tenant_id, '{{ src }}' as source, channel, order_id, order_number, customer_id, ordered_at, currency,
+        presentment_currency, shipping_amount, is_cancelled
+    from {{ ref('stg_' ~ src ~ '__orders') }}
+),
+{%- endfor %}
+
 orders as (
     select * from shopify
     union all
     select * from files
+    {%- for src in order_sources %}
+    union all
+    select * from {{ src }}
+    {%- endfor %}
 )
 
 select

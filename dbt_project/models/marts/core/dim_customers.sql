@@ -9,6 +9,11 @@ with records as (
 
     select tenant_id, 'files' as source, customer_id, email, first_name, last_name, country_code, created_at
     from {{ ref('stg_files__customers') }}
+
+    union all
+
+    select tenant_id, 'sql_database' as source, customer_id, email, first_name, last_name, country_code, created_at
+    from {{ ref('stg_sql_database__customers') }}
 ),
 
 ordering as (

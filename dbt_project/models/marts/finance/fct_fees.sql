@@ -1,0 +1,37 @@
+-- One row per channel fee of the current tenant (marketplace referral and fulfilment fees, and the part of them
+-- a marketplace gives back on a refund), dated by when the channel posted it. amount > 0 is a cost to the
+-- brand; a fee refund is negative, so sum(amount) is the net fee. Tenant-sliced incremental model.
+with fees as (
+    {%- for src in unified_sources('fees') %}
+    {%- if not loop.first %}
+
+    union all
+    {% endif %}
+    select tenant_id, '{{ src }}' as source, fee_id, order_id, line_id, channel, fee_type, amount, currency, posted_at
+    from {{ ref('stg_' ~ src ~ '__fees') }}
+    {%- endfor %}
+),
+
+tenant as (
+    select timezone from {{ ref('stg_platform__tenants') }}
+)
+
+select
+    fees.tenant_id,
+    {{ surrogate_key(['fees.tenant_id', 'fees.source', 'fees.fee_id']) }} as fee_key,
+    fees.source,
+    fees.channel,
+    case when fees.order_id is not null
+        then {{ surrogate_key(['fees.tenant_id', 'fees.source', 'fees.order_id']) }}
+    end as order_key,
+    case when fees.line_id is not null
+        then {{ surrogate_key(['fees.tenant_id', 'fees.source', 'fees.line_id']) }}
+    end as order_line_key,
+    fees.fee_id,
+    fees.fee_type,
+    {{ money('fees.amount') }} as amount,
+    fees.currency,
+    fees.posted_at,
+    {{ local_date('fees.posted_at', 'tenant.timezone') }} as posted_date
+from fees
+cross join tenant
