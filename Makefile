@@ -17,7 +17,7 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 
-.PHONY: help install manifest demo dev test bench lint sandbox clean
+.PHONY: help install manifest demo dev test bench lint sandbox webhooks clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ lint: install ## Static checks: ruff, then dbt parse
 
 sandbox: install ## Serve the sandbox (twin of the channel APIs) on 127.0.0.1:$(OMNI_SANDBOX_PORT)
 	$(PY) -m sandbox serve --world sandbox/worlds/demo.yaml --port $(OMNI_SANDBOX_PORT)
+
+webhooks: install ## Receive Shopify webhooks on 127.0.0.1:$(OMNI_WEBHOOKS_PORT) (spooled per tenant under $(OMNI_HOME)/webhooks)
+	$(PY) -m orchestration.webhooks subscribe || echo "(no sandbox or shop reachable to subscribe: the receiver starts anyway)"
+	exec env --default-signal=INT,TERM $(PY) -m orchestration.webhooks serve --port $(OMNI_WEBHOOKS_PORT)
 
 clean: ## Remove runtime state (warehouse, dlt state, Dagster home, drops)
 	rm -rf $(OMNI_HOME) dbt_project/target dbt_project/logs

@@ -29,7 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         jobs=jobs,
         schedules=[schedule],
-        sensors=[webhook_sensor(registry, partitions)],
+        sensors=[webhook_sensor(registry)],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
     )
 

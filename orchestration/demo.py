@@ -23,7 +23,7 @@ from orchestration.connectors import CONNECTORS
 from orchestration.connectors.files import FilesSourceConfig
 from orchestration.connectors.sql_database import SqlDatabaseSourceConfig, resolved_url
 from orchestration.definitions import build_definitions
-from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_selection
+from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_keys
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.tenants import TenantRegistry, load_registry
 from orchestration.warehouse import connect
@@ -36,7 +36,8 @@ DEMO_WORLD = REPO_ROOT / "sandbox" / "worlds" / "demo.yaml"
 BAD_ROWS_PER_DROP = 3
 # (tenant, source) pairs whose credential the demo world revokes, to show that a broken source fails alone
 DELIBERATELY_BROKEN: set[tuple[str, str]] = {("alpine", "ga4")}  # .env.example: ALPINE_GA4_REFRESH_TOKEN
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# failures are summarised at the end (and every event is in the Dagster instance): keep the console clean
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
@@ -91,7 +92,7 @@ def refresh_all(settings: Settings, registry: TenantRegistry) -> list[TenantOutc
         # (and every event to the Dagster instance, where `make dev` shows it)
         with (log_dir / f"demo-{tenant.slug}.log").open("w") as log, contextlib.redirect_stdout(log):
             # the tenant's own sources only, as the schedule selects them
-            selection = sorted(tenant_selection(tenant, list(CONNECTORS)).resolve(defs.resolve_asset_graph()))
+            selection = tenant_keys(tenant, list(CONNECTORS), defs.resolve_asset_graph())
             result = refresh.execute_in_process(partition_key=tenant.slug, instance=instance, raise_on_error=False,
                                                 asset_selection=selection, tags=tags, run_config=QUIET)
             failures = _step_failures(result)
@@ -116,7 +117,8 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
     failures = {}
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
-            failures[event.step_key] = event.step_failure_data.error.message.strip().splitlines()[0]
+            message = event.step_failure_data.error.message.strip().splitlines()[0]
+            failures[event.step_key] = message.removeprefix("dagster._core.definitions.events.Failure: ")
     return failures
 
 

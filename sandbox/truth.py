@@ -65,14 +65,14 @@ def sales_truth(spec: WorldSpec, shop: ShopWorld, as_of: datetime | None = None)
     """Per channel the shop trades on — the online store, wholesale, and each marketplace in its spec — orders,
     gross, discounts, refunds, net and (channel) fees as exact Decimals: what the warehouse must show per tenant
     and channel, to the cent. Fees are the marketplace's net fees (charged minus given back on refunds)."""
+    keys = ("orders", "gross", "discounts", "refunds", "net")
     out: dict[str, dict[str, Decimal]] = {}
     for channel in CHANNELS:
         figures = revenue_truth(shop, as_of, channel)
         if figures["orders"]:
-            out[channel] = {**figures, "fees": Decimal("0.00")}
+            out[channel] = {**{key: figures[key] for key in keys}, "fees": Decimal("0.00")}
     for channel in MARKETPLACES:
         if channel in shop.spec.channels:
             figures = marketplace_truth(marketplace(spec, shop, channel), as_of)
-            out[channel] = {key: figures[key] for key in ("orders", "gross", "discounts", "refunds", "net")}
-            out[channel]["fees"] = figures["net_fees"]
+            out[channel] = {**{key: figures[key] for key in keys}, "fees": figures["net_fees"]}
     return out

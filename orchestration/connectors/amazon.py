@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Literal
 
 from dlt.extract.source import DltSource
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig
+from orchestration.connectors.base import Connector, HttpUrl, SourceConfig
 from sources.amazon import amazon_source
 from sources.amazon.settings import DEFAULT_ENDPOINT, DEFAULT_START_DATE, LWA_TOKEN_URL
 
 if TYPE_CHECKING:
     from orchestration.tenants import Tenant, TenantRegistry
 
-URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 SECRETS = ("client_id", "client_secret", "refresh_token")
 
 
 class AmazonSourceConfig(SourceConfig):
     kind: Literal["amazon"] = "amazon"
     marketplace_id: str = Field(pattern=r"^[A-Z0-9]{10,14}$")  # ATVPDKIKX0DER (US), A1PA6795UKMFR9 (DE), …
-    endpoint: str = DEFAULT_ENDPOINT  # regional SP-API host, or the sandbox's http://127.0.0.1:8765/amazon/sp
-    lwa_token_url: str = LWA_TOKEN_URL  # or the sandbox's http://127.0.0.1:8765/amazon/auth/o2/token
+    endpoint: HttpUrl = DEFAULT_ENDPOINT  # regional SP-API host, or the sandbox's http://127.0.0.1:8765/amazon/sp
+    lwa_token_url: HttpUrl = LWA_TOKEN_URL  # or the sandbox's http://127.0.0.1:8765/amazon/auth/o2/token
     start_date: str = DEFAULT_START_DATE
     page_size: int = Field(default=100, ge=1, le=100)
     request_timeout_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("endpoint", "lwa_token_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not URL.match(url):
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _secrets(self) -> AmazonSourceConfig:

@@ -11,15 +11,28 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from dlt.extract.source import DltSource
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sources.rules import TenantRule
 
 if TYPE_CHECKING:
     from orchestration.tenants import Tenant, TenantRegistry
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+
+
+def _http_url(url: str) -> str:
+    if not URL.match(url):
+        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+# An API's base or token URL: the real one by default, the sandbox's http://127.0.0.1:8765/<api>/… in the demo.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class MissingSecretError(RuntimeError):
@@ -30,10 +43,56 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Scalar = str | int | float
+
+
+class Rule(Strict):
+    """A tenant's own validation rule on one column of one table the source lands (sources/rules.py), e.g.
+    ``{name: eur_only, table: orders, column: currency, allowed: [EUR]}`` or ``{name: no_refund_lines,
+    table: expense_lines, column: amount, minimum: 0}``. Rows breaking it land in the source's ``quarantine``
+    table (rule ``tenant_rule:<name>``) instead of their own."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    table: str = Field(min_length=1)
+    column: str = Field(min_length=1)
+    allowed: list[Scalar] | None = None  # compared as text
+    minimum: Scalar | None = None  # compared exactly as decimals (write money as text, e.g. "0.01")
+    maximum: Scalar | None = None
+    pattern: str | None = None  # a regex searched in the value's text
+
+    @model_validator(mode="after")
+    def _checkable(self) -> Rule:
+        self.tenant_rule()
+        return self
+
+    def tenant_rule(self) -> TenantRule:
+        return TenantRule(
+            name=self.name, table=self.table, column=self.column, pattern=self.pattern,
+            allowed=None if self.allowed is None else tuple(str(v) for v in self.allowed),
+            minimum=None if self.minimum is None else str(self.minimum),
+            maximum=None if self.maximum is None else str(self.maximum),
+        )
+
+
 class SourceConfig(Strict):
-    """Options shared by every source: ``secrets`` maps a secret's role to the env variable holding it."""
+    """Options shared by every source: ``secrets`` maps a secret's role to the env variable holding it;
+    ``rules`` are the tenant's own validation rules on what the source lands (applied by
+    ``sources.rules.with_tenant_rules`` where Dagster builds the source, ``orchestration/defs/ingestion.py``)."""
 
     secrets: dict[str, str] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _distinct_rule_names(cls, rules: list[Rule]) -> list[Rule]:
+        names = [r.name for r in rules]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rule names must be distinct, {', '.join(twice)} is used twice")
+        return rules
+
+    def tenant_rules(self) -> tuple[TenantRule, ...]:
+        return tuple(r.tenant_rule() for r in self.rules)
 
     @field_validator("secrets")
     @classmethod
@@ -68,3 +127,4 @@ class Connector:
     config: type[SourceConfig]
     build: Callable[[Tenant, SourceConfig, TenantRegistry], DltSource]
     template: Callable[[], DltSource]
+    applies_rules: bool = False  # True: ``build`` applies the tenant's rules itself (files), so Dagster does not

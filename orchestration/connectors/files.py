@@ -7,31 +7,26 @@ from urllib.parse import urlsplit
 
 from dlt.common.configuration.specs import SFTPCredentials
 from dlt.extract.source import DltSource
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig, Strict
+from orchestration.connectors.base import Connector, Rule, SourceConfig, Strict
 from sources.files import files_source
 from sources.files.formats import ColumnMapping
-from sources.files.settings import TenantRule
+from sources.files.settings import layout_rule
 
 if TYPE_CHECKING:
     from orchestration.tenants import Tenant, TenantRegistry
 
 
-class FileRule(Strict):
-    """A tenant's own validation rule on a file-drop column (see sources/files/README.md, "Tenant rules")."""
+class FileRule(Rule):
+    """The shared tenant rule (``base.Rule``) checked against the file layout when the registry loads; ``entity``
+    is accepted for ``table`` (the files source's first spelling). See sources/files/README.md, "Tenant rules"."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    entity: str
-    column: str
-    allowed: list[str] | None = None
-    minimum: str | None = None
-    maximum: str | None = None
-    pattern: str | None = None
+    table: str = Field(min_length=1, validation_alias=AliasChoices("table", "entity"))
 
     @model_validator(mode="after")
-    def _checkable(self) -> FileRule:
-        TenantRule(**{**self.model_dump(), "allowed": tuple(self.allowed) if self.allowed else None})
+    def _in_layout(self) -> FileRule:
+        layout_rule(self.tenant_rule())
         return self
 
 
@@ -64,7 +59,7 @@ class FilesSourceConfig(SourceConfig):
     kind: Literal["files"] = "files"
     bucket_url: str  # a folder (relative to the registry file), file://…, or sftp://host[:port]/path
     sftp_username: str | None = None
-    rules: list[FileRule] = Field(default_factory=list)
+    rules: list[FileRule] = Field(default_factory=list)  # applied by the source itself, beside the layout's rules
     mappings: list[FileMapping] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -86,7 +81,7 @@ class FilesSourceConfig(SourceConfig):
 
 
 def build(tenant: Tenant, cfg: FilesSourceConfig, registry: TenantRegistry) -> DltSource:
-    rules = [r.model_dump(exclude_none=True) for r in cfg.rules]
+    rules = [{k: v for k, v in vars(r.tenant_rule()).items() if v is not None} for r in cfg.rules]
     mappings = [m.model_dump(exclude_none=True) for m in cfg.mappings]
     if cfg.is_sftp:
         login = SFTPCredentials(
@@ -106,4 +101,5 @@ CONNECTOR = Connector(
     config=FilesSourceConfig,
     build=build,
     template=lambda: files_source(tenant="template", bucket_url="file:///nonexistent"),
+    applies_rules=True,  # validated with the layout, quarantined on file + line + entity (sources/files)
 )

@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Literal
 
 from dlt.extract.source import DltSource
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig
+from orchestration.connectors.base import Connector, HttpUrl, SourceConfig
 from sources.ga4 import ga4_source
 from sources.ga4.settings import DEFAULT_API_BASE_URL, DEFAULT_START_DATE, DEFAULT_TOKEN_URL
 
 if TYPE_CHECKING:
     from orchestration.tenants import Tenant, TenantRegistry
 
-URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 
 
 class Ga4SourceConfig(SourceConfig):
     kind: Literal["ga4"] = "ga4"
     property_id: str = Field(pattern=r"^[1-9][0-9]{5,11}$")  # the numeric GA4 property id
     client_id: str = Field(min_length=1)  # the OAuth client id (not a secret); its secret is in `secrets`
-    api_base_url: str = DEFAULT_API_BASE_URL  # or the sandbox's http://127.0.0.1:8765/ga4
-    token_url: str = DEFAULT_TOKEN_URL  # or the sandbox's http://127.0.0.1:8765/ga4/token
+    api_base_url: HttpUrl = DEFAULT_API_BASE_URL  # or the sandbox's http://127.0.0.1:8765/ga4
+    token_url: HttpUrl = DEFAULT_TOKEN_URL  # or the sandbox's http://127.0.0.1:8765/ga4/token
     start_date: str = Field(default=DEFAULT_START_DATE, pattern=r"^\d{4}-\d{2}-\d{2}$")
     lookback_days: int = Field(default=3, ge=0, le=30)
     page_size: int = Field(default=10_000, ge=1, le=250_000)
     request_timeout_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("api_base_url", "token_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not URL.match(url):
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _secrets(self) -> Ga4SourceConfig:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from dlt.extract.source import DltSource
 from pydantic import Field, field_validator, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig
+from orchestration.connectors.base import Connector, HttpUrl, SourceConfig
 from sources.meta_ads import meta_ads_source
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class MetaAdsSourceConfig(SourceConfig):
     kind: Literal["meta_ads"] = "meta_ads"
     account_id: str  # the ad account, "act_<digits>" or the digits
-    base_url: str = "https://graph.facebook.com"  # the sandbox: http://127.0.0.1:8765/meta
+    base_url: HttpUrl = "https://graph.facebook.com"  # the sandbox: http://127.0.0.1:8765/meta
     api_version: str = Field(default="v21.0", pattern=r"^v\d+\.0$")
     start_date: str = Field(default="2024-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
     attribution_window_days: int = Field(default=7, ge=1, le=28)
@@ -34,13 +34,6 @@ class MetaAdsSourceConfig(SourceConfig):
         if not re.fullmatch(r"[1-9][0-9]{5,17}", digits):
             raise ValueError(f"account_id must be act_<digits> or the digits, got {value!r}")
         return digits
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", url):
-            raise ValueError(f"base_url must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _secrets(self) -> MetaAdsSourceConfig:

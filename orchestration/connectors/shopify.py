@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Literal
 
 from dlt.extract.source import DltSource
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig
+from orchestration.connectors.base import Connector, HttpUrl, SourceConfig
 from sources.shopify import shopify_source
 
 if TYPE_CHECKING:
@@ -17,18 +16,11 @@ if TYPE_CHECKING:
 
 class ShopifySourceConfig(SourceConfig):
     kind: Literal["shopify"] = "shopify"
-    shop_url: str  # https://<shop>.myshopify.com, or the sandbox's http://127.0.0.1:8765/<shop>
+    shop_url: HttpUrl  # https://<shop>.myshopify.com, or the sandbox's http://127.0.0.1:8765/<shop>
     api_version: str = "2025-01"
     start_date: str = "2000-01-01T00:00:00Z"
     page_size: int = Field(default=50, ge=1, le=250)
     request_timeout_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("shop_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", url):
-            raise ValueError(f"shop_url must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _token(self) -> ShopifySourceConfig:

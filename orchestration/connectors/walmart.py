@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Literal
 
 from dlt.extract.source import DltSource
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from orchestration.connectors.base import Connector, SourceConfig
+from orchestration.connectors.base import Connector, HttpUrl, SourceConfig
 from sources.walmart import walmart_source
 from sources.walmart.settings import DEFAULT_BASE_URL, DEFAULT_START_DATE, MAX_ORDERS_LIMIT, RECON_PAGE_SIZE
 
 if TYPE_CHECKING:
     from orchestration.tenants import Tenant, TenantRegistry
 
-URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 SECRETS = ("client_id", "client_secret")
 
 
 class WalmartSourceConfig(SourceConfig):
     kind: Literal["walmart"] = "walmart"
-    base_url: str = DEFAULT_BASE_URL  # https://marketplace.walmartapis.com, or the sandbox's …/walmart
+    base_url: HttpUrl = DEFAULT_BASE_URL  # https://marketplace.walmartapis.com, or the sandbox's …/walmart
     start_date: str = DEFAULT_START_DATE
     page_size: int = Field(default=MAX_ORDERS_LIMIT, ge=1, le=MAX_ORDERS_LIMIT)
     recon_page_size: int = Field(default=RECON_PAGE_SIZE, ge=1, le=RECON_PAGE_SIZE)
     request_timeout_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not URL.match(url):
-            raise ValueError(f"must be an http(s) URL, got {url!r}")
-        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _secrets(self) -> WalmartSourceConfig:

@@ -26,6 +26,12 @@ def tenant_selection(tenant: Tenant, all_sources: list[str]) -> dg.AssetSelectio
     return selection
 
 
+def tenant_keys(tenant: Tenant, all_sources: list[str], asset_graph) -> list[dg.AssetKey]:
+    """``tenant_selection`` resolved: what a ``tenant_refresh`` run of this tenant materializes (the schedule,
+    the demo and the tests all launch it with this selection; a source the tenant lacks would fail its step)."""
+    return sorted(tenant_selection(tenant, all_sources).resolve(asset_graph))
+
+
 def automation(
     registry: TenantRegistry, partitions: dg.PartitionsDefinition, sources: list[str]
 ) -> tuple[list[object], dg.ScheduleDefinition]:
@@ -70,4 +76,4 @@ def _keys(tenant: Tenant, sources: list[str], context: dg.ScheduleEvaluationCont
     """The run's asset selection: the whole job (None) unless the tenant lacks a source."""
     if not missing_sources(tenant, sources):
         return None
-    return sorted(tenant_selection(tenant, sources).resolve(context.repository_def.asset_graph))
+    return tenant_keys(tenant, sources, context.repository_def.asset_graph)

@@ -52,12 +52,12 @@ def retention_s() -> float:
     return float(hours) * 3600 if hours else DEFAULT_RETENTION_S
 
 
-def webhook_sensor(registry: TenantRegistry, partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
-    """The sensor, targeting the ``shopify_webhook_refresh`` job (Definitions picks the job up from it)."""
+def webhook_sensor(registry: TenantRegistry) -> dg.SensorDefinition:
+    """The sensor, targeting the ``shopify_webhook_refresh`` job (Definitions picks the job up from it; its
+    tenant partitions come from the selected assets)."""
     job = dg.define_asset_job(
         WEBHOOK_JOB,
         selection=webhook_selection(),
-        partitions_def=partitions,
         tags={"trigger": "shopify_webhooks"},
         description="Pull one tenant's Shopify changes incrementally and rebuild the dbt models on top of them.",
     )

@@ -1,4 +1,5 @@
 """``python -m orchestration.webhooks serve [--host 127.0.0.1] [--port 8766] [--max-age-s 300]``
+``python -m orchestration.webhooks subscribe [--receiver http://127.0.0.1:8766] [--tenant SLUG ...]``
 
 Reads the registry (``OMNI_TENANTS_FILE``) and spools under ``$OMNI_HOME/webhooks``; defaults for port and
 window come from ``OMNI_WEBHOOKS_PORT`` and ``OMNI_WEBHOOK_MAX_AGE_S``.
@@ -17,6 +18,7 @@ from orchestration.tenants import load_registry
 from orchestration.webhooks.app import DEFAULT_MAX_AGE_S, secret_variable
 from orchestration.webhooks.server import ReceiverServer
 from orchestration.webhooks.spool import Spool, spool_root
+from orchestration.webhooks.subscribe import subscribe_all
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +32,19 @@ def main(argv: list[str] | None = None) -> None:
                        default=float(os.environ.get("OMNI_WEBHOOK_MAX_AGE_S", DEFAULT_MAX_AGE_S)),
                        help="refuse deliveries whose X-Shopify-Triggered-At is older than this")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    subscribe = commands.add_parser("subscribe", help="register the receiver with every webhook-enabled shop")
+    subscribe.add_argument("--receiver", help="the receiver's base URL as the shop reaches it "
+                           "(default http://127.0.0.1:$OMNI_WEBHOOKS_PORT)")
+    subscribe.add_argument("--tenant", action="append", help="only this tenant (repeatable)")
     args = parser.parse_args(argv)
+
+    if args.command == "subscribe":
+        registry = load_registry(Settings.from_env().tenants_file)
+        base = args.receiver or f"http://127.0.0.1:{os.environ.get('OMNI_WEBHOOKS_PORT', '8766')}"
+        for done in subscribe_all(registry, base, tenants=args.tenant):
+            print(f"{done.tenant:<12} {done.topic:<16} {'subscribed' if done.created else 'already subscribed'} "
+                  f"→ {done.address}")
+        return
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()

@@ -44,9 +44,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -448,8 +450,8 @@ class ShopifyWebhooks:
             Route("/_sandbox/webhooks/deliveries", self._deliveries, methods=["GET"]),
         ]
 
-    def _zone(self, shop: str) -> Any:
-        return self.rest(shop).zone
+    def _zone(self, shop: str) -> ZoneInfo:
+        return ZoneInfo(self.world.spec.shop(shop).timezone)
 
     def _refused(self, request: Request) -> Response | None:
         """Shopify's answer to an unknown shop or API version (404) or a wrong access token (401)."""
@@ -519,7 +521,7 @@ class ShopifyWebhooks:
             since = _instant(body["since"]) if body.get("since") else None
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        queued = self.trigger(shop, until=self.sandbox.clock, since=since)
+        queued = await run_in_threadpool(lambda: self.trigger(shop, until=self.sandbox.clock, since=since))
         return JSONResponse({"shop": shop, "queued": queued, "through": self.sandbox.clock.isoformat()})
 
     async def _redeliver(self, request: Request) -> Response:
@@ -536,8 +538,9 @@ class ShopifyWebhooks:
         if shop not in self.subscriptions:
             return JSONResponse({"error": f"unknown shop {shop!r}"}, status_code=404)
         try:
-            delivery = self.forge(shop, str(body.get("kind")), address=body.get("address"),
-                                  stale_s=float(body.get("stale_s", 600)), topic=body.get("topic", "orders/create"))
+            delivery = await run_in_threadpool(
+                lambda: self.forge(shop, str(body.get("kind")), address=body.get("address"),
+                                   stale_s=float(body.get("stale_s", 600)), topic=body.get("topic", "orders/create")))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"queued": delivery.id})

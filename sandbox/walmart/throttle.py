@@ -17,7 +17,7 @@ from sandbox.common.ratelimit import RateLimits, TokenBucket
 LIMITS: dict[str, tuple[float, float]] = {  # operation → (tokens restored a second, bucket size)
     "token": (10.0, 100.0),  # no published limit; the 15-minute token is what bounds it
     "orders": (5000 / 60, 5000.0),  # GET /v3/orders: 5,000 a minute
-    "reports": (600 / 60, 100.0),  # recon report endpoints: none published; assumed 600 a minute, burst 100
+    "reports": (50.0, 500.0),  # recon report endpoints: none published; assumed 50 a second, burst 500
 }
 
 

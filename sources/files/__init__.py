@@ -26,7 +26,7 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 from sources.files.formats import ColumnMapping
 from sources.files.helpers import quarantine_table
 from sources.files.reader import read_entity
-from sources.files.settings import ENTITIES, QUARANTINE_KEY, QUARANTINE_TABLE, Entity, TenantRule
+from sources.files.settings import ENTITIES, QUARANTINE_KEY, QUARANTINE_TABLE, Entity, TenantRule, layout_rule
 
 __all__ = ["files_source", "ENTITIES"]
 
@@ -44,12 +44,12 @@ def files_source(
     ``bucket_url`` is a local folder (``file://…``) or any fsspec URL such as ``sftp://host:22/drops/acme``;
     ``credentials`` are dlt's for that protocol (e.g. ``SFTPCredentials``), none for local folders (typed
     ``Any`` so dlt takes the object as given instead of resolving a union of every protocol's credentials).
-    ``rules`` are the tenant's own checks (``TenantRule`` fields as dicts), quarantining what breaks them.
+    ``rules`` are the tenant's own checks (``sources.rules.TenantRule`` fields as dicts, ``entity`` accepted
+    for ``table``), checked with the layout's rules and quarantining what breaks them.
     ``mappings`` are the tenant's own export layouts (``ColumnMapping`` fields as dicts; README "Column
     mappings").
     """
-    tenant_rules = tuple(TenantRule(**{k: tuple(v) if k == "allowed" else v for k, v in r.items()})
-                         for r in rules or ())
+    tenant_rules = tuple(layout_rule(r) for r in rules or ())
     column_mappings = tuple(ColumnMapping.from_dict(m) for m in mappings or ())
     login = {} if credentials is None else {"credentials": credentials}  # local folders take none at all
     return [

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import polars as pl
 import pyarrow as pa
@@ -44,23 +43,6 @@ def _places(column: pl.Expr) -> pl.Expr:
     return column.str.extract(r"\.(\d+)$").str.len_chars().fill_null(0)
 
 
-def _tenant_check(rule: TenantRule) -> pl.Expr:
-    """True where a present value breaks the tenant's rule."""
-    value = pl.col(rule.column)
-    ok = pl.lit(True)
-    if rule.allowed is not None:
-        ok &= value.is_in(list(rule.allowed))
-    if rule.minimum is not None or rule.maximum is not None:
-        number = value.cast(pl.Decimal(38, 4), strict=False)
-        if rule.minimum is not None:
-            ok &= number >= pl.lit(Decimal(rule.minimum), pl.Decimal(38, 4))
-        if rule.maximum is not None:
-            ok &= number <= pl.lit(Decimal(rule.maximum), pl.Decimal(38, 4))
-    if rule.pattern is not None:
-        ok &= value.str.contains(rule.pattern)
-    return value.is_not_null() & ~ok.fill_null(False)
-
-
 def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = (), duplicate: pl.Expr | None = None,
           format_rule: bool = False) -> pl.Expr:
     """The first rule each row breaks (``kind:column``; the layout's, then the format's own, then the
@@ -89,8 +71,7 @@ def _rule(entity: Entity, tenant_rules: tuple[TenantRule, ...] = (), duplicate: 
         checks.append(pl.when(duplicate).then(pl.lit("duplicate_key:" + "+".join(entity.key))))
     if format_rule:
         checks.append(pl.col(FORMAT_RULE))
-    checks += [pl.when(_tenant_check(r)).then(pl.lit(f"tenant_rule:{r.name}")) for r in tenant_rules
-               if r.entity == entity.table]
+    checks += [pl.when(r.breaks()).then(pl.lit(r.code)) for r in tenant_rules if r.table == entity.table]
     return pl.coalesce(checks)
 
 
@@ -106,8 +87,7 @@ def reason(entity: Entity, rule: str, row: dict, tenant_rules: tuple[TenantRule,
     named = f"{column} (file column {origin})" if origin and origin != column else column
     if kind == "tenant_rule":
         broken = next(r for r in tenant_rules if r.name == column)
-        return (f"{broken.column} {row.get(broken.column)!r} breaks the tenant's rule {broken.name}: "
-                f"expected {broken.describe()}")
+        return broken.reason(row.get(broken.column))
     if kind == "required":
         return f"required column {named} is empty"
     if kind == "duplicate_key":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sources.rules import TenantRule  # the one rule model, re-exported here for the files source
+
 # kind → (rule code, what a valid value looks like)
 KINDS = {
     "text": ("text", "any text"),
@@ -99,38 +101,20 @@ ENTITIES: dict[str, Entity] = {
     ),
 }
 
-@dataclass(frozen=True)
-class TenantRule:
-    """A tenant's own rule on one column (beyond the layout's): e.g. ``currency`` allowed ``[EUR]``, or
-    ``quantity`` at most ``500``. A row breaking it is quarantined with rule ``tenant_rule:<name>``."""
-
-    name: str
-    entity: str
-    column: str
-    allowed: tuple[str, ...] | None = None
-    minimum: str | None = None  # decimal text, compared exactly
-    maximum: str | None = None
-    pattern: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.entity not in ENTITIES:
-            raise ValueError(f"rule {self.name!r}: unknown entity {self.entity!r}")
-        if self.column not in {c.name for c in ENTITIES[self.entity].columns}:
-            raise ValueError(f"rule {self.name!r}: {self.entity} has no column {self.column!r}")
-        if (self.allowed, self.minimum, self.maximum, self.pattern) == (None, None, None, None):
-            raise ValueError(f"rule {self.name!r} sets none of allowed, minimum, maximum, pattern")
-
-    def describe(self) -> str:
-        parts = []
-        if self.allowed is not None:
-            parts.append(f"one of {', '.join(self.allowed)}")
-        if self.minimum is not None:
-            parts.append(f"at least {self.minimum}")
-        if self.maximum is not None:
-            parts.append(f"at most {self.maximum}")
-        if self.pattern is not None:
-            parts.append(f"matching {self.pattern}")
-        return " and ".join(parts)
+def layout_rule(rule: dict | TenantRule) -> TenantRule:
+    """A tenant rule (``sources/rules.py``, the one rule model) checked against this layout: its table (``entity``
+    is accepted for ``table``, the files source's first spelling) must be an entity and its column one of the
+    entity's columns."""
+    if isinstance(rule, dict):
+        fields = dict(rule)
+        if "entity" in fields:
+            fields.setdefault("table", fields.pop("entity"))
+        rule = TenantRule.from_dict(fields)
+    if rule.table not in ENTITIES:
+        raise ValueError(f"rule {rule.name!r}: unknown entity {rule.table!r}")
+    if rule.column not in {c.name for c in ENTITIES[rule.table].columns}:
+        raise ValueError(f"rule {rule.name!r}: {rule.table} has no column {rule.column!r}")
+    return rule
 
 
 QUARANTINE_TABLE = "quarantine"

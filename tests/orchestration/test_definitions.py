@@ -98,4 +98,11 @@ def test_daily_refresh_runs_each_tenant_after_its_own_midnight(platform_env):
     # 01:05 local: Berlin (UTC+1) at 00:05 UTC, London (UTC+0) at 01:05, New York (UTC-5) at 06:05
     assert [(h, p, k) for h, p, k, _ in requested] == [
         (0, "alpine", "alpine:2026-11-24"), (1, "kumo", "kumo:2026-11-24"), (6, "northwind", "northwind:2026-11-24")]
-    assert all(selection is None for *_, selection in requested)  # every demo tenant has every source
+    # each run lands only the tenant's own sources (and builds everything downstream)
+    registry = load_registry(Settings.from_env().tenants_file)
+    graph = defs.resolve_asset_graph()
+    for _, slug, _, selection in requested:
+        sources = {key.path[1] for key in selection if key.path[0] == "raw"} - {"platform"}
+        assert sources == set(registry.get(slug).sources), slug
+        assert any(key.path[0] == "marts" for key in selection)
+        assert set(selection) <= graph.get_all_asset_keys()

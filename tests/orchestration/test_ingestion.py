@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from orchestration.connectors import CONNECTORS
 from orchestration.definitions import build_definitions
-from orchestration.defs.automation import REFRESH_JOB
+from orchestration.defs.automation import REFRESH_JOB, tenant_keys
 from orchestration.settings import Settings
+from orchestration.tenants import load_registry
 from sandbox.files_drop import write_drop
 from tests.orchestration.conftest import write_registry
 from tests.support.sftp_server import PASSWORD, USER, SFTPServer
@@ -50,9 +52,10 @@ def test_a_refused_token_fails_its_source_alone_naming_tenant_and_source(platfor
     registry = write_registry(tmp_path / "tenants.yaml", [tenant(sandbox, {"bucket_url": str(drops)})])
     monkeypatch.setenv("OMNI_TENANTS_FILE", str(registry))
     monkeypatch.setenv("TESTSHOP_SHOPIFY_TOKEN", "shpat_revoked")
-    job = build_definitions(Settings.from_env()).resolve_job_def(REFRESH_JOB)
-    result = job.execute_in_process(partition_key=SHOP, instance=dg.DagsterInstance.ephemeral(),
-                                    raise_on_error=False)
+    defs = build_definitions(Settings.from_env())
+    keys = tenant_keys(load_registry(registry).get(SHOP), list(CONNECTORS), defs.resolve_asset_graph())
+    result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+        partition_key=SHOP, instance=dg.DagsterInstance.ephemeral(), asset_selection=keys, raise_on_error=False)
     assert not result.success
     failures = {e.step_key: e.step_failure_data.error.message for e in result.all_events if e.is_step_failure}
     assert list(failures) == ["raw_shopify"]

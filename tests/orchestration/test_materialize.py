@@ -9,9 +9,11 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from orchestration.connectors import CONNECTORS
 from orchestration.definitions import build_definitions
-from orchestration.defs.automation import REFRESH_JOB
+from orchestration.defs.automation import REFRESH_JOB, tenant_keys
 from orchestration.settings import Settings
+from orchestration.tenants import load_registry
 from sandbox.files_drop import write_drop
 from sandbox.truth import revenue_truth
 from tests.orchestration.conftest import write_registry
@@ -41,10 +43,12 @@ def test_one_tenant_slice_twice_reconciles_to_the_cent(platform_env, tmp_path, m
     monkeypatch.setenv("OMNI_TENANTS_FILE", str(registry))
     monkeypatch.setenv("TESTSHOP_SHOPIFY_TOKEN", "shpat_sandbox_testshop")
     settings = Settings.from_env()
-    job = build_definitions(settings).resolve_job_def(REFRESH_JOB)
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    keys = tenant_keys(load_registry(registry).get(SHOP), list(CONNECTORS), defs.resolve_asset_graph())
     instance = dg.DagsterInstance.ephemeral()
 
-    first = job.execute_in_process(partition_key=SHOP, instance=instance)
+    first = job.execute_in_process(partition_key=SHOP, instance=instance, asset_selection=keys)
     assert first.success
     checks = first.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
@@ -59,6 +63,6 @@ def test_one_tenant_slice_twice_reconciles_to_the_cent(platform_env, tmp_path, m
         truth["orders"], truth["gross"], truth["discounts"], truth["refunds"], truth["net"])
     assert counts[f"raw_files__{SHOP}.quarantine"] == 4
 
-    second = job.execute_in_process(partition_key=SHOP, instance=instance)
+    second = job.execute_in_process(partition_key=SHOP, instance=instance, asset_selection=keys)
     assert second.success
     assert row_counts(settings.duckdb_path) == counts

@@ -18,6 +18,7 @@ import yaml
 from orchestration.tenants import load_registry
 from orchestration.webhooks.server import ReceiverServer
 from orchestration.webhooks.spool import Spool
+from orchestration.webhooks.subscribe import TOPICS, subscribe_all
 from orchestration.webhooks.verify import shop_domain, signature, staleness, triggered_at
 from sandbox.server import SandboxServer
 from sandbox.shopify.webhooks import client_secret
@@ -247,3 +248,16 @@ def test_the_spool_claims_each_id_once_and_recovers_after_a_crash(tmp_path):
     assert spool.prune(upto_ns=second.received_ns, older_than_ns=second.received_ns) == 0
     with pytest.raises(ValueError):
         spool.land("../escape", {})
+
+
+def test_subscribe_registers_every_webhook_tenant_once(sandbox, receiver, monkeypatch):
+    for slug in (A, B):
+        monkeypatch.setenv(f"{slug.upper()}_SHOPIFY_TOKEN", SPEC.shop(slug).access_token)
+    first = subscribe_all(receiver.registry, receiver.base_url)
+    assert [(s.tenant, s.created) for s in first] == [(A, True)] * 3 + [(B, True)] * 3  # nohooks is skipped
+    again = subscribe_all(receiver.registry, receiver.base_url)
+    assert not any(s.created for s in again)
+    listed = requests.get(f"{sandbox.shop_url(B)}/admin/api/2025-01/webhooks.json", timeout=5,
+                          headers={"X-Shopify-Access-Token": SPEC.shop(B).access_token}).json()["webhooks"]
+    assert sorted(w["topic"] for w in listed) == sorted(TOPICS)
+    assert {w["address"] for w in listed} == {receiver.url(B)}
