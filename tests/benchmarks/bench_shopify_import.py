@@ -61,7 +61,8 @@ def main() -> None:
     days = 730
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        spec = world_file(folder, orders_per_day=args.orders / days / 1.2, days=days)
+        # online orders average orders_per_day, less the few purchases a stockout loses (about 2 %)
+        spec = world_file(folder, orders_per_day=args.orders / days / 0.97, days=days)
         server = subprocess.Popen([sys.executable, "-m", "sandbox", "serve", "--world", str(spec), "--port",
                                    str(args.port)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
