@@ -34,8 +34,13 @@ install: $(VENV)/.installed ## Install the locked Python stack into .venv (uv, s
 manifest: install ## Parse the dbt project (Dagster reads target/manifest.json)
 	cd dbt_project && $(DBT) parse --quiet
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+# The Dagster instance follows the profile: local storage (dagster.yaml) or PostgreSQL (dagster.production.yaml).
+DAGSTER_CONFIG := $(if $(filter production,$(OMNI_PROFILE)),dagster.production.yaml,dagster.yaml)
+
+$(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG) FORCE
+	@mkdir -p $(DAGSTER_HOME) && cmp -s $< $@ || cp $< $@
+
+FORCE:
 
 demo: manifest $(DAGSTER_HOME)/dagster.yaml ## Run the whole platform end to end for the demo tenants
 	$(PY) -m orchestration.demo

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -28,9 +29,17 @@ class PostgresSettings:
     database: str
 
     def sqlalchemy_url(self) -> str:
+        """For SQLAlchemy 2.1, whose bare ``postgresql://`` means psycopg 3 (not installed): psycopg2 named."""
+        return self._url("postgresql+psycopg2")
+
+    def dlt_url(self) -> str:
+        """For dlt's postgres destination: it hands the URL to psycopg2 as a DSN, which refuses ``+psycopg2``."""
+        return self._url("postgresql")
+
+    def _url(self, scheme: str) -> str:
         # dlt refuses a URL without a password even under trust auth; any value is accepted then.
-        password = self.password or "unused"
-        return f"postgresql+psycopg2://{self.user}:{password}@{self.host}:{self.port}/{self.database}"
+        password = quote(self.password or "unused", safe="")
+        return f"{scheme}://{quote(self.user, safe='')}:{password}@{self.host}:{self.port}/{self.database}"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def dlt_destination(settings: Settings) -> Destination:
     if settings.profile == "embedded":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(str(settings.duckdb_path), enable_dataset_name_normalization=False)
-    return dlt.destinations.postgres(credentials=settings.postgres.sqlalchemy_url(),
+    return dlt.destinations.postgres(credentials=settings.postgres.dlt_url(),
                                      enable_dataset_name_normalization=False)
 
 
@@ -60,9 +60,27 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[key] = value
 
 
+class PostgresConnection:
+    """psycopg2 behind DuckDB's connection surface, so readers run the same code on both profiles:
+    ``con.execute(sql[, params]).fetchall()`` (parameters in the driver's own style: ``%s`` here, ``?`` on
+    DuckDB). Autocommit: a failed statement (e.g. probing a table a tenant never landed) spoils no later one."""
+
+    def __init__(self, con) -> None:
+        self.raw = con
+
+    def execute(self, sql: str, params=None):
+        cursor = self.raw.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 @contextlib.contextmanager
 def connect(settings: Settings, *, read_only: bool = True) -> Iterator[object]:
-    """A DB-API connection to the warehouse (DuckDB or PostgreSQL)."""
+    """A connection to the warehouse (DuckDB, or PostgreSQL as a ``PostgresConnection``): ``con.execute(sql)``
+    returns something to ``fetchone()``/``fetchall()`` on either profile."""
     if settings.profile == "embedded":
         import duckdb
 
@@ -71,8 +89,10 @@ def connect(settings: Settings, *, read_only: bool = True) -> Iterator[object]:
         import psycopg2
 
         pg = settings.postgres
-        con = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password or None,
+        raw = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password or None,
                                dbname=pg.database)
+        raw.set_session(readonly=read_only, autocommit=True)
+        con = PostgresConnection(raw)
     try:
         yield con
     finally:

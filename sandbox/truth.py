@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from sandbox.walmart.options import walmart_options
 from sandbox.world import ShopWorld, WorldSpec
 from sandbox.world.marketplace import Marketplace, marketplace_truth, simulate_marketplace
 
@@ -57,8 +58,11 @@ MARKETPLACES = ("amazon", "walmart")
 
 
 def marketplace(spec: WorldSpec, shop: ShopWorld, channel: str) -> Marketplace:
-    """The shop's ``channel`` marketplace as its twin serves it (deterministic: same spec, same frames)."""
-    return simulate_marketplace(spec, shop, channel, shop.spec.channels[channel])
+    """The shop's ``channel`` marketplace as its twin serves it (deterministic: same spec, same frames), on the
+    twin's own terms: Walmart's defaults (WFS share and fee) differ from the generic marketplace's."""
+    raw = shop.spec.channels[channel]
+    options = walmart_options(raw) if channel == "walmart" else raw
+    return simulate_marketplace(spec, shop, channel, options)
 
 
 def sales_truth(spec: WorldSpec, shop: ShopWorld, as_of: datetime | None = None) -> dict[str, dict[str, Decimal]]:

@@ -6,6 +6,7 @@
     refunds -> stg_<source>__refunds (int_refunds_per_line, fct_refunds)
     fees -> stg_<source>__fees (fct_fees)
     inventory -> stg_<source>__inventory (fct_inventory_snapshots)
+    returns -> stg_<source>__returns (fct_returns: what came back, why, in what state)
   Add a connector's source here once its staging models exist.
 #}
 {% macro unified_sources(kind) -%}
@@ -14,6 +15,7 @@
       'refunds': ['amazon', 'walmart'],
       'fees': ['amazon', 'walmart'],
       'inventory': ['amazon'],
+      'returns': ['amazon', 'walmart'],
   } -%}
   {%- if kind not in sources -%}
     {{- exceptions.raise_compiler_error("OmniAnalytics: unified_sources() knows " ~ sources.keys() | join(', ')) -}}

@@ -5,7 +5,13 @@
   errors (``{"error": "invalid_grant" | "invalid_client" | "unsupported_grant_type", "error_description"}``).
 - Under ``/amazon/sp`` (where the real host is ``https://sellingpartnerapi-na.amazon.com``), with the header
   ``x-amz-access-token``: ``GET /orders/v0/orders``, ``GET /orders/v0/orders/{orderId}/orderItems``,
-  ``GET /finances/v0/financialEvents``, ``GET /fba/inventory/v1/summaries``.
+  ``GET /finances/v0/financialEvents``, ``GET /fba/inventory/v1/summaries``, and the Reports API 2021-06-30
+  (``POST /reports/2021-06-30/reports``, ``GET /reports/2021-06-30/reports/{reportId}``,
+  ``GET /reports/2021-06-30/documents/{reportDocumentId}``; see ``reports.py``).
+- ``GET /amazon/report-documents/{reportDocumentId}?X-Amz-…``: a report document's bytes (stands for the
+  pre-signed S3 URL; no SP-API header).
+- ``POST|DELETE /_sandbox/amazon/reports``: test control — how the shop's next reports run
+  (``{"shop", "outcome": "DONE"|"FATAL", "polls": 2, "count": 1}``).
 
 The access token identifies the seller (= the shop). Every operation has its own token bucket per seller
 (``getOrders``, ``getOrderItems``, ``listFinancialEvents``, ``getInventorySummaries``); every answer carries
@@ -26,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+import polars as pl
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +40,14 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox.amazon.index import AmazonShop, ShopView, iso, public_item
 from sandbox.amazon.options import AmazonOptions
+from sandbox.amazon.reports import (
+    RETURNS_REPORT,
+    ReportBook,
+    ReportPlan,
+    check_signature,
+    returns_flat_file,
+    signed_query,
+)
 from sandbox.common.ratelimit import RateLimits
 from sandbox.common.tokens import TokenStore
 from sandbox.common.twin import RestTwin
@@ -44,6 +59,9 @@ REAL_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "getOrderItems": (0.5, 30),
     "listFinancialEvents": (0.5, 30),
     "getInventorySummaries": (2.0, 2),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
 }
 # The twin's defaults are roomier so the demo's two years land in seconds (POST /_sandbox/ratelimit resizes them).
 DEMO_RATE_LIMITS: dict[str, tuple[float, float]] = {
@@ -51,7 +69,11 @@ DEMO_RATE_LIMITS: dict[str, tuple[float, float]] = {
     "getOrderItems": (1000.0, 1000),
     "listFinancialEvents": (100.0, 100),
     "getInventorySummaries": (100.0, 100),
+    "createReport": (100.0, 100),
+    "getReport": (100.0, 100),
+    "getReportDocument": (100.0, 100),
 }
+REPORT_OPERATIONS = frozenset({"createReport", "getReport", "getReportDocument"})  # need no orders view
 MAX_ORDERS_PAGE, MAX_EVENTS_PAGE, ITEMS_PAGE, INVENTORY_PAGE = 100, 100, 30, 50
 FINANCES_MAX_SPAN = timedelta(days=180)  # a wider PostedAfter/PostedBefore range returns no events (as Amazon's)
 LATEST_BEFORE = timedelta(minutes=2)  # *Before must be at least 2 minutes before now; that is also the default
@@ -85,6 +107,7 @@ class AmazonTwin(RestTwin):
         self._local = threading.local()  # the operation being answered, for throttled_response
         self._calls: Counter[tuple[str, str]] = Counter()
         self._calls_lock = threading.Lock()
+        self.reports = ReportBook()
 
     # --- plumbing -------------------------------------------------------------------------------------------
     def routes(self) -> list[BaseRoute]:
@@ -98,6 +121,13 @@ class AmazonTwin(RestTwin):
                                                                       self.list_financial_events)),
             Route(f"{sp}/fba/inventory/v1/summaries", self._endpoint("getInventorySummaries",
                                                                     self.get_inventory_summaries)),
+            Route(f"{sp}/reports/2021-06-30/reports", self._endpoint("createReport", self.create_report),
+                  methods=["POST"]),
+            Route(f"{sp}/reports/2021-06-30/reports/{{report_id}}", self._endpoint("getReport", self.get_report)),
+            Route(f"{sp}/reports/2021-06-30/documents/{{document_id}}",
+                  self._endpoint("getReportDocument", self.get_report_document)),
+            Route("/amazon/report-documents/{document_id}", self.download_document),
+            Route("/_sandbox/amazon/reports", self._reports_control, methods=["POST", "DELETE"]),
         ]
 
     def stats(self) -> dict[str, Any]:
@@ -106,7 +136,7 @@ class AmazonTwin(RestTwin):
             by_op: dict[str, dict[str, int]] = {}
             for (shop, op), n in self._calls.items():
                 by_op.setdefault(shop, {})[op] = n
-        return {**super().stats(), "requests_by_operation": by_op}
+        return {**super().stats(), "requests_by_operation": by_op, "reports": self.reports.stats()}
 
     def shop(self, handle: str) -> AmazonShop:
         """The shop's Amazon channel, simulated once on first use."""
@@ -144,6 +174,8 @@ class AmazonTwin(RestTwin):
 
     def _endpoint(self, operation: str, handler: Callable[[AmazonShop, ShopView, Request], dict[str, Any]]):
         async def endpoint(request: Request) -> Response:
+            if request.method == "POST":
+                await request.body()  # read here (the handler runs in a worker thread); cached on the request
             token = request.headers.get("x-amz-access-token")
             shop, status = self.tokens.check(token)
             if shop is None:
@@ -166,12 +198,15 @@ class AmazonTwin(RestTwin):
             if refused is not None:
                 return refused
             try:
-                body = handler(self.shop(shop), self.shop(shop).view(self.sandbox.clock), request)
+                account = self.shop(shop)
+                view = None if operation in REPORT_OPERATIONS else account.view(self.sandbox.clock)
+                body = handler(account, view, request)  # type: ignore[arg-type]
             except InvalidInput as exc:
                 return self.error_response(400, str(exc))
             except LookupError as exc:
                 return self.error_response(404, str(exc).strip("'\""))
-            return JSONResponse(body, headers=self._headers(operation, shop))
+            status = 202 if operation == "createReport" else 200
+            return JSONResponse(body, status_code=status, headers=self._headers(operation, shop))
 
         try:
             return self._guarded(shop, answer)
@@ -293,6 +328,77 @@ class AmazonTwin(RestTwin):
             body["pagination"] = {"nextToken": _token("getInventorySummaries", offset=offset + INVENTORY_PAGE)}
         return body
 
+    # --- Reports 2021-06-30 -----------------------------------------------------------------------------------
+    def create_report(self, shop: AmazonShop, view: None, request: Request) -> dict[str, Any]:
+        """createReport: the report is cut now (the sandbox clock) from the FBA returns of its date range."""
+        try:
+            spec = json.loads(request._body or b"{}")  # noqa: SLF001 (read by the async endpoint)
+        except ValueError:
+            raise InvalidInput("The request body is not valid JSON.") from None
+        if not isinstance(spec, dict):
+            raise InvalidInput("The request body must be a CreateReportSpecification object.")
+        report_type = spec.get("reportType")
+        if not report_type:
+            raise InvalidInput("reportType is required.")
+        if report_type != RETURNS_REPORT:
+            raise InvalidInput(f"Report type {report_type} is not supported by the sandbox (only {RETURNS_REPORT}).")
+        ids = spec.get("marketplaceIds")
+        if not isinstance(ids, list) or not ids or not all(isinstance(m, str) for m in ids):
+            raise InvalidInput("marketplaceIds is required: a list of 1 to 25 marketplace ids.")
+        _marketplace(shop, ",".join(ids))
+        now = self.sandbox.clock.astimezone(UTC)
+        start = _instant(spec["dataStartTime"], "dataStartTime") if spec.get("dataStartTime") else now
+        end = _instant(spec["dataEndTime"], "dataEndTime") if spec.get("dataEndTime") else now
+        for name, moment in (("dataStartTime", start), ("dataEndTime", end)):
+            if moment > now:
+                raise InvalidInput(f"{name} must be prior to or equal to the current date and time.")
+        if end < start:
+            raise InvalidInput("dataEndTime must be on or after dataStartTime.")
+        rows = shop.fba_returns.filter((pl.col("returned_at") >= start) & (pl.col("returned_at") <= end)
+                                       & (pl.col("returned_at") <= now))
+        content = None if rows.is_empty() else returns_flat_file(rows, shop.order_id, shop.asin, shop.fn_sku,
+                                                                 shop.title)
+        job = self.reports.create(shop.handle, report_type, ids, start, end, now, content)
+        return {"reportId": job.report_id}
+
+    def get_report(self, shop: AmazonShop, view: None, request: Request) -> dict[str, Any]:
+        return self.reports.poll(shop.handle, request.path_params["report_id"])
+
+    def get_report_document(self, shop: AmazonShop, view: None, request: Request) -> dict[str, Any]:
+        document_id = request.path_params["document_id"]
+        self.reports.document(shop.handle, document_id)  # 404 unless it is this seller's
+        base = str(request.base_url).rstrip("/")
+        return {"reportDocumentId": document_id, "compressionAlgorithm": "GZIP",
+                "url": f"{base}/amazon/report-documents/{document_id}?{signed_query(document_id)}"}
+
+    async def download_document(self, request: Request) -> Response:
+        """The pre-signed URL's answer: the GZIP bytes, or S3's XML AccessDenied / NoSuchKey."""
+        document_id = request.path_params["document_id"]
+        q = request.query_params
+        refused = check_signature(document_id, q.get("X-Amz-Date"), q.get("X-Amz-Signature"))
+        content = self.reports.download(document_id)
+        if refused is None and content is None:
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        if refused is not None:
+            return _s3_error(403, "AccessDenied", refused)
+        return Response(content, media_type="application/octet-stream",
+                        headers={"x-amz-request-id": uuid.uuid4().hex[:16].upper()})
+
+    async def _reports_control(self, request: Request) -> Response:
+        """Test control: ``{"shop", "outcome": "DONE"|"FATAL", "polls": 2, "count": 1}``; DELETE clears plans."""
+        if request.method == "DELETE":
+            self.reports.clear_plans()
+            return JSONResponse({"cleared": True})
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or body.get("shop") not in self.shops:
+                return JSONResponse({"error": f"unknown amazon shop {body.get('shop')!r}"}, status_code=404)
+            plan = ReportPlan(outcome=str(body.get("outcome", "DONE")), polls=int(body.get("polls", 2)))
+            self.reports.queue(body["shop"], plan, int(body.get("count", 1)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"queued": True})
+
     # --- helpers --------------------------------------------------------------------------------------------
     def _before(self, text: str | None, name: str) -> datetime:
         """A *Before parameter: at least two minutes before now (the sandbox clock); default now − 2 minutes."""
@@ -315,6 +421,11 @@ async def _form(request: Request) -> dict[str, str]:
             return {}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    return Response(body, status_code=status, media_type="application/xml")
 
 
 def _lwa_error(status: int, error: str, description: str) -> JSONResponse:

@@ -19,6 +19,7 @@ import polars as pl
 
 from sandbox.amazon.options import MARKETPLACES, AmazonOptions
 from sandbox.world.marketplace import ID_BASES, Marketplace, simulate_marketplace
+from sandbox.world.marketplace_returns import simulate_returns
 from sandbox.world.money import share
 from sandbox.world.shop import ShopWorld
 from sandbox.world.spec import WorldSpec
@@ -63,6 +64,8 @@ class AmazonShop:
         listings = self.market.listings
         self.asin = dict(zip(listings["sku"].to_list(), listings["external_id"].to_list(), strict=True))
         self.title = dict(zip(listings["sku"].to_list(), listings["title"].to_list(), strict=True))
+        # the FBA customer returns report lists only Amazon-fulfilled lines
+        self.fba_returns = simulate_returns(spec, self.market).filter(pl.col("fulfilled_by_marketplace"))
         self._views: OrderedDict[datetime, ShopView] = OrderedDict()
         self._lock = threading.Lock()
 

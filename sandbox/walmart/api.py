@@ -9,6 +9,10 @@ Base URL ``{sandbox}/walmart`` stands for ``https://marketplace.walmartapis.com`
   ``lastModifiedEndDate``/``purchaseOrderId``/``sku``/``limit`` (≤ 200); the next page is the ``meta.nextCursor``
   query string appended to the path (or passed as ``?nextCursor=<it>``).
 - ``GET /walmart/v3/orders/{purchaseOrderId}``.
+- ``GET /walmart/v3/returns`` — ``returnCreationStartDate``/``returnCreationEndDate``/
+  ``returnLastModifiedStartDate``/``returnLastModifiedEndDate``/``status``/``returnOrderId``/``customerOrderId``/
+  ``limit`` (≤ 200) → ``{"meta": {totalCount, limit, nextCursor}, "returnOrders": [...]}``, newest first; the
+  next page is ``meta.nextCursor`` (a query string) appended to the path (or ``?nextCursor=<it>``).
 - ``GET /walmart/v3/report/reconreport/availableReconFiles``, ``…/reconFileJson?reportDate=&offset=&noOfRecords=``
   and ``…/reconFile?reportDate=`` (a ZIP holding the CSV).
 
@@ -38,14 +42,20 @@ from sandbox.common.twin import RestTwin
 from sandbox.walmart import wire
 from sandbox.walmart.index import Snapshot, epoch_ms, settlement_periods
 from sandbox.walmart.options import WalmartOptions, client_id_for, client_secret_for, walmart_options
+from sandbox.walmart.returns import STATUSES, WalmartReturns
 from sandbox.walmart.throttle import LIMITS, WalmartRateLimits
 from sandbox.world.marketplace import Marketplace, simulate_marketplace
+from sandbox.world.marketplace_returns import simulate_returns
 
 TOKEN_TTL_S = 900
 MAX_LIMIT, DEFAULT_LIMIT = 200, 10
 MAX_RECORDS = 1000
 SNAPSHOTS_KEPT = 4
 DATE_PARAMS = ("createdStartDate", "createdEndDate", "lastModifiedStartDate", "lastModifiedEndDate")
+RETURN_DATE_PARAMS = ("returnCreationStartDate", "returnCreationEndDate", "returnLastModifiedStartDate",
+                      "returnLastModifiedEndDate")
+RETURN_FILTERS = ("status", "returnOrderId", "customerOrderId", "returnType", "isWFSEnabled", "replacementInfo",
+                  *RETURN_DATE_PARAMS)
 
 
 class BadRequest(Exception):
@@ -65,6 +75,7 @@ class WalmartTwin(RestTwin):
         self._credentials = {(client_id_for(s, o), client_secret_for(s, o)): s for s, o in self._options.items()}
         self._markets: dict[str, Marketplace] = {}
         self._names: dict[str, dict[str, str]] = {}
+        self._returns: dict[str, WalmartReturns] = {}
         self._snapshots: OrderedDict[tuple[str, datetime], Snapshot] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -74,6 +85,7 @@ class WalmartTwin(RestTwin):
             Route("/walmart/v3/token", self._token, methods=["POST"]),
             Route("/walmart/v3/orders", self._api("orders", self._orders), methods=["GET"]),
             Route("/walmart/v3/orders/{purchaseOrderId}", self._api("orders", self._order), methods=["GET"]),
+            Route("/walmart/v3/returns", self._api("returns", self._return_orders), methods=["GET"]),
             Route("/walmart/v3/report/reconreport/availableReconFiles", self._api("reports", self._recon_dates),
                   methods=["GET"]),
             Route("/walmart/v3/report/reconreport/reconFileJson", self._api("reports", self._recon_json),
@@ -92,6 +104,15 @@ class WalmartTwin(RestTwin):
                 self._markets[shop] = simulate_marketplace(world.spec, shop_world, self.api, self._options[shop])
                 self._names[shop] = _product_names(shop_world)
             return self._markets[shop]
+
+    def returns(self, shop: str) -> WalmartReturns:
+        """The shop's Walmart return orders (from the world's returns of the channel), built once."""
+        market = self.market(shop)
+        with self._lock:
+            if shop not in self._returns:
+                frame = simulate_returns(self.sandbox.world.spec, market)
+                self._returns[shop] = WalmartReturns(market, frame, self._names[shop])
+            return self._returns[shop]
 
     def snapshot(self, shop: str, as_of: datetime) -> Snapshot:
         """The shop's channel as visible at ``as_of`` (never later than the sandbox clock), indexed once."""
@@ -258,6 +279,34 @@ class WalmartTwin(RestTwin):
                 "CONTENT_NOT_FOUND.GMP_ORDER_API", "purchaseOrderId", f"PO {po} not found",
                 "Requested content could not be found.", severity="INFO", category="REQUEST"), status=404)
         return self._json(shop, operation, {"order": wire.purchase_order(found[0])})
+
+    # --- returns ----------------------------------------------------------------------------------------------
+    def _return_orders(self, request: Request, shop: str, operation: str) -> Response:
+        params = _order_params(request)
+        limit = _int_param(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, "GMP_RETURNS_API")
+        offset = _int_param(params, "offset", 0, 0, None, "GMP_RETURNS_API")
+        pinned = _snapshot_instant(params.get("cursor"))
+        as_of = min(pinned or self.sandbox.clock, self.sandbox.clock, self.market(shop).as_of)
+        bounds = {name: _instant_ms(params[name], name) for name in RETURN_DATE_PARAMS if params.get(name)}
+        status = params.get("status") or None
+        if status is not None and status not in STATUSES:
+            raise BadRequest("status", f"status must be one of {', '.join(STATUSES)}", "GMP_RETURNS_API")
+        returns = self.returns(shop)
+        found = [] if params.get("returnType") in ("REPLACEMENT", "PREORDER") else returns.select(
+            as_of,
+            created=(bounds.get("returnCreationStartDate"), bounds.get("returnCreationEndDate")),
+            modified=(bounds.get("returnLastModifiedStartDate"), bounds.get("returnLastModifiedEndDate")),
+            status=status, return_order_id=params.get("returnOrderId") or None,
+            customer_order_id=params.get("customerOrderId") or None)
+        page = found[offset:offset + limit]
+        next_cursor = None
+        if offset + limit < len(found):
+            carried = {k: v for k, v in params.items() if k in RETURN_FILTERS}
+            next_cursor = "?" + urlencode({"sellerId": wire.seller_id_for(shop), "limit": limit,
+                                           "offset": offset + limit, "cursor": _opaque_cursor(as_of), **carried})
+        body = {"meta": {"totalCount": len(found), "limit": limit, "nextCursor": next_cursor},
+                "returnOrders": [returns.render(rec, as_of) for rec in page]}
+        return self._json(shop, operation, body)
 
     # --- reconciliation report --------------------------------------------------------------------------------
     def _periods(self, shop: str):

@@ -18,6 +18,7 @@ LIMITS: dict[str, tuple[float, float]] = {  # operation → (tokens restored a s
     "token": (10.0, 100.0),  # no published limit; the 15-minute token is what bounds it
     "orders": (5000 / 60, 5000.0),  # GET /v3/orders: 5,000 a minute
     "reports": (50.0, 500.0),  # recon report endpoints: none published; assumed 50 a second, burst 500
+    "returns": (10.0, 100.0),  # GET /v3/returns: none published; assumed 10 a second, burst 100
 }
 
 

@@ -9,6 +9,11 @@ fees per item) and FBA inventory snapshots of one seller in one marketplace.
   adjustment item, posting time).
 - ``inventory_summaries``: getInventorySummaries as a daily snapshot, merged on (``snapshot_date``,
   ``seller_sku``).
+- ``returns``: the FBA customer returns report (Reports API 2021-06-30, ``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``)
+  for the return dates since the cursor (``return_date_cursor`` in dlt state, the ``dataEndTime`` of the last
+  report, re-read with a 3-day overlap), in windows of ``returns_window_days``; createReport, getReport polled
+  with a bounded backoff, the GZIP document downloaded and parsed; merged on ``return_key`` (order, sku,
+  return-date, license plate).
 
 Login with Amazon refreshes the access token at the start, before it expires and whenever an answer says it has
 expired. Calls are paced by the ``x-amzn-RateLimit-Limit`` header of each operation and retried after a 429.
@@ -28,8 +33,9 @@ Run by dlt alone (the sandbox: ``make sandbox``)::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dlt
@@ -53,6 +59,7 @@ from .helpers import (
     orders_table,
     parse_instant,
 )
+from .reports import RETURNS_REPORT, Report, request_report, returns_table
 from .settings import (
     DEFAULT_ENDPOINT,
     DEFAULT_START_DATE,
@@ -60,14 +67,19 @@ from .settings import (
     FINANCES_OVERLAP,
     FINANCES_WINDOW,
     LWA_TOKEN_URL,
+    MAX_REPORT_WAIT_S,
     ORDERS_OVERLAP,
     ORDERS_PAGE_SIZE,
+    REPORT_POLL_WAITS_S,
+    RETURNS_OVERLAP,
+    RETURNS_WINDOW_DAYS,
 )
 
 __all__ = ["amazon_source", "AmazonAPIError", "AmazonAuthError", "SellingPartnerClient"]
 
 ORDER_TABLES = {"orders": "amazon_order_id", "order_items": "order_item_id"}
 EVENT_TABLES = {"shipment_events": "event_key", "refund_events": "event_key"}
+RETURNS_CHUNK = 10_000  # rows per Arrow table handed to dlt
 
 
 @dlt.source(name="amazon", max_table_nesting=0)
@@ -83,10 +95,16 @@ def amazon_source(
     events_page_size: int = EVENTS_PAGE_SIZE,
     request_timeout_s: float = 30.0,
     sleep: Any = None,
+    returns_window_days: int = RETURNS_WINDOW_DAYS,
+    report_poll_waits_s: tuple[float, ...] = REPORT_POLL_WAITS_S,
+    max_report_wait_s: float = MAX_REPORT_WAIT_S,
 ) -> list:
     """One seller's marketplace: ``endpoint`` is the regional SP-API host (or the sandbox's
     ``http://127.0.0.1:8765/amazon/sp``), ``lwa_token_url`` Login with Amazon's token endpoint. ``sleep``
-    (default ``time.sleep``) is what every wait goes through: pacing, 429 and 5xx backoff."""
+    (default ``time.sleep``) is what every wait goes through: pacing, 429 and 5xx backoff, report polling
+    (``report_poll_waits_s`` between getReport calls, the last repeated, at most ``max_report_wait_s`` a report)."""
+    if returns_window_days < 1:
+        raise ValueError("amazon: returns_window_days must be at least 1")
     pause = sleep or time.sleep
     session = RetryingSession(timeout_s=request_timeout_s, retry_statuses=SERVER_ERRORS, sleep=pause)
     auth = LwaAuth(lwa_token_url, client_id, client_secret, refresh_token, session)
@@ -129,11 +147,46 @@ def amazon_source(
             if summaries:
                 yield inventory_table(summaries, marketplace_id, today)
 
+    @dlt.resource(name="returns", primary_key="return_key", write_disposition="merge")
+    def returns() -> Iterator[pa.Table]:
+        state = dlt.current.resource_state()
+        cursor = state.get("return_date_cursor", start_date)
+        after = max(parse_instant(cursor) - RETURNS_OVERLAP, parse_instant(start_date))
+        window = timedelta(days=returns_window_days)
+        fetch = partial(request_report, client, RETURNS_REPORT, sleep=pause, session=session,
+                        poll_waits_s=tuple(report_poll_waits_s), max_wait_s=max_report_wait_s)
+        for report in _report_windows(fetch, after, window):
+            table = returns_table(report.content, report.report_id)
+            for batch in table.to_batches(max_chunksize=RETURNS_CHUNK):
+                yield pa.Table.from_batches([batch], schema=table.schema)
+            if report.data_end:
+                cursor = max(cursor, _normal(report.data_end))
+                state["return_date_cursor"] = cursor
+
     return [
         *(order_pages | _pick(name, key) for name, key in ORDER_TABLES.items()),
         *(financial_event_pages | _pick(name, key) for name, key in EVENT_TABLES.items()),
         inventory_summaries,
+        returns,
     ]
+
+
+def _report_windows(fetch: Callable[[str, str | None], Report], after: datetime,
+                    window: timedelta) -> Iterator[Report]:
+    """One report per window from ``after`` to Amazon's now (``fetch(data_start, data_end)``). A window ending
+    after Amazon's now is refused (400: dataEndTime must not be in the future), so it is asked again
+    open-ended, which ends the walk."""
+    while True:
+        before = after + window
+        try:
+            report = fetch(iso(after), iso(before))
+        except AmazonInvalidInput as exc:
+            if "dataEndTime" not in str(exc) and before < now_utc():
+                raise
+            yield fetch(iso(after), None)
+            return
+        yield report
+        after = before
 
 
 def _event_windows(client: SellingPartnerClient, after: datetime, page_size: int) -> Iterator[dict[str, Any]]:

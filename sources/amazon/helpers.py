@@ -170,16 +170,22 @@ class SellingPartnerClient:
         self.calls: dict[str, int] = {}
 
     def get(self, operation: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One operation's answer (JSON, numbers as Decimal); raises a clear error when it is refused."""
+        """One GET operation's answer (JSON, numbers as Decimal); raises a clear error when it is refused."""
+        return self.call("GET", operation, path, params=params)
+
+    def call(self, method: str, operation: str, path: str, params: dict[str, Any] | None = None,
+             body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One operation's answer (JSON, numbers as Decimal), authorised, paced, retried after a 429 or an
+        expired token; raises a clear error when it is refused."""
         refreshed = False
         for _ in range(MAX_THROTTLE_RETRIES + 1):
             self.pacer.acquire(operation)
             self.calls[operation] = self.calls.get(operation, 0) + 1
-            response = self._session.get(f"{self.endpoint}{path}", params=params, headers={
+            response = self._session.request(method, f"{self.endpoint}{path}", params=params, json=body, headers={
                 "x-amz-access-token": self.auth.token(), "Accept": "application/json",
                 "user-agent": "OmniAnalytics/0.2 (Language=Python)"})
             self.pacer.observe(operation, response)
-            if response.status_code == 200:
+            if response.status_code in (200, 202):
                 return json.loads(response.text, parse_float=Decimal)
             error = _first_error(response)
             if response.status_code == 403 and "expired" in error.get("details", "").lower() and not refreshed:

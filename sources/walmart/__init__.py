@@ -5,6 +5,10 @@
   (``limit`` ≤ 200, following ``meta.nextCursor``) and transformers split each page; merged on ``order_id``,
   ``line_id`` (purchaseOrderId-lineNumber) and ``refund_line_id``. The cursor (``last_modified_cursor`` in dlt
   state) is the latest order date or line status date seen; the overlap at it is idempotent (merge).
+- ``returns``: ``GET /v3/returns?returnCreationStartDate=…`` (``limit`` ≤ 200, following ``meta.nextCursor``),
+  one row per return order line (reason, quantity, status); incremental on the return creation date
+  (``return_created_cursor`` in dlt state: the latest ``returnOrderDate`` seen, re-read with a 7-day overlap so
+  statuses catch up); merged on (``return_order_id``, ``return_order_line_number``).
 - ``fees``: every reconciliation report not loaded yet (``last_report_date`` in dlt state) through
   ``reconFileJson``; commission, WFS and other fees with their refunds, merged on ``fee_id``.
 
@@ -21,7 +25,7 @@ Each API page becomes Arrow tables (money as exact decimals). Run by dlt alone::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dlt
 import pyarrow as pa
@@ -34,8 +38,16 @@ from .helpers import (
     order_modified_ms,
     orders_to_tables,
     recon_to_fees,
+    returns_to_table,
 )
-from .settings import DEFAULT_BASE_URL, DEFAULT_START_DATE, MAX_ORDERS_LIMIT, RECON_PAGE_SIZE
+from .settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_START_DATE,
+    MAX_ORDERS_LIMIT,
+    MAX_RETURNS_LIMIT,
+    RECON_PAGE_SIZE,
+    RETURNS_OVERLAP_DAYS,
+)
 
 __all__ = ["walmart_source", "WalmartClient", "WalmartAPIError", "WalmartAuthError", "ORDER_TABLES"]
 
@@ -51,12 +63,16 @@ def walmart_source(
     page_size: int = MAX_ORDERS_LIMIT,
     recon_page_size: int = RECON_PAGE_SIZE,
     request_timeout_s: float = 30.0,
+    returns_page_size: int = MAX_RETURNS_LIMIT,
 ) -> list:
-    """One seller's Walmart orders, order lines, refunds and fees.
+    """One seller's Walmart orders, order lines, refunds, return orders and fees.
 
     ``base_url`` is ``https://marketplace.walmartapis.com`` (or the sandbox's ``http://127.0.0.1:8765/walmart``);
-    ``start_date`` (ISO 8601, UTC) bounds the first run; ``page_size`` is the orders ``limit`` (1–200).
+    ``start_date`` (ISO 8601, UTC) bounds the first run; ``page_size`` is the orders ``limit`` (1–200),
+    ``returns_page_size`` the returns ``limit`` (1–200).
     """
+    if not 1 <= returns_page_size <= MAX_RETURNS_LIMIT:
+        raise ValueError(f"walmart: returns_page_size must be between 1 and {MAX_RETURNS_LIMIT} (Walmart's limit)")
     if not 1 <= page_size <= MAX_ORDERS_LIMIT:
         raise ValueError(f"walmart: page_size must be between 1 and {MAX_ORDERS_LIMIT} (Walmart's limit)")
     client = WalmartClient(base_url, client_id, client_secret, timeout_s=request_timeout_s)
@@ -87,7 +103,25 @@ def walmart_source(
                 yield table
             state["last_report_date"] = _report_day(report_date).isoformat()
 
-    return [*(order_pages | _table(name, key) for name, key in ORDER_TABLES.items()), fees]
+    @dlt.resource(name="returns", primary_key=("return_order_id", "return_order_line_number"),
+                  write_disposition="merge")
+    def returns() -> Iterator[pa.Table]:
+        state = dlt.current.resource_state()
+        cursor = state.get("return_created_cursor")
+        since = start_date if cursor is None else max(
+            _instant(start_date), _instant(cursor) - timedelta(days=RETURNS_OVERLAP_DAYS)).strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z")
+        latest = cursor
+        for page in client.return_pages(created_start=since, limit=returns_page_size):
+            table = returns_to_table(page)
+            if table.num_rows:
+                newest = ms_to_iso(int(max(table["return_order_date"].to_pylist()).timestamp() * 1000))
+                latest = newest if latest is None else max(latest, newest, key=_instant)
+                yield table
+        if latest is not None:  # pages come newest first: the cursor moves only once all are read
+            state["return_created_cursor"] = latest
+
+    return [*(order_pages | _table(name, key) for name, key in ORDER_TABLES.items()), returns, fees]
 
 
 def _table(name: str, key: str):

@@ -141,6 +141,20 @@ class WalmartClient:
             body = self.get_json(f"/v3/orders{cursor if cursor.startswith('?') else '?' + cursor}",
                                  not_found_ok=True)
 
+    # --- returns ----------------------------------------------------------------------------------------------
+    def return_pages(self, *, created_start: str, limit: int) -> Iterator[list[dict[str, Any]]]:
+        """Pages of return orders created since ``created_start``, following ``meta.nextCursor`` (a query
+        string appended to ``/v3/returns``). Newest first, as Walmart lists them."""
+        body = self.get_json("/v3/returns", {"returnCreationStartDate": created_start, "limit": limit},
+                             not_found_ok=True)
+        while body is not None:
+            yield list(body.get("returnOrders") or [])
+            cursor = (body.get("meta") or {}).get("nextCursor")
+            if not cursor:
+                return
+            body = self.get_json(f"/v3/returns{cursor if cursor.startswith('?') else '?' + cursor}",
+                                 not_found_ok=True)
+
     # --- reconciliation report --------------------------------------------------------------------------------
     def recon_report_dates(self) -> list[str]:
         body = self.get_json("/v3/report/reconreport/availableReconFiles", {"reportVersion": "v1"})
@@ -279,6 +293,57 @@ def orders_to_tables(orders: list[dict]) -> dict[str, pa.Table]:
     }
 
 
+def returns_to_table(return_orders: list[dict]) -> pa.Table:
+    """One page of return orders → one row per return order line (``returns``), keyed by
+    (return_order_id, return_order_line_number)."""
+    rows = []
+    for ro in return_orders:
+        total = ro.get("totalRefundAmount") or {}
+        for line in ro.get("returnOrderLines") or []:
+            quantity = line.get("quantity") or {}
+            units = Decimal(str(quantity.get("measurementValue", 0)))
+            if units != units.to_integral_value():
+                raise WalmartAPIError(f"walmart: GET /v3/returns: return order {ro.get('returnOrderId')} line "
+                                      f"{line.get('returnOrderLineNumber')}: quantity {units} is not whole units")
+            po, po_line = line.get("purchaseOrderId"), line.get("purchaseOrderLineNumber")
+            rows.append({
+                "return_order_id": str(ro["returnOrderId"]),
+                "return_order_line_number": int(line["returnOrderLineNumber"]),
+                "customer_order_id": ro.get("customerOrderId"), "customer_email_id": ro.get("customerEmailId"),
+                "return_order_date": _iso_ts(ro.get("returnOrderDate")),
+                "purchase_order_id": None if po is None else str(po),
+                "purchase_order_line_number": None if po_line is None else int(po_line),
+                "sales_order_line_number": line.get("salesOrderLineNumber"),
+                "line_id": line_id_of(str(po), po_line) if po is not None and po_line is not None else None,
+                "sku": (line.get("item") or {}).get("sku"),
+                "product_name": (line.get("item") or {}).get("productName"),
+                "return_reason": line.get("returnReason"), "quantity": int(units),
+                "unit_of_measure": quantity.get("unitOfMeasure"),
+                "refunded_quantity": _units(line.get("refundedQty")),
+                "status": line.get("status"), "status_time": _iso_ts(line.get("statusTime")),
+                "current_refund_status": line.get("currentRefundStatus"),
+                "total_refund_amount": None if total.get("currencyAmount") is None
+                else Decimal(str(total["currencyAmount"])).quantize(Decimal("0.01")),
+                "currency": total.get("currencyUnit"),
+            })
+    arrays = [pa.array([row[name] for row in rows], dtype) for name, dtype in RETURN_COLUMNS.items()]
+    keys = ("return_order_id", "return_order_line_number")
+    fields = [pa.field(name, dtype, nullable=name not in keys) for name, dtype in RETURN_COLUMNS.items()]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _units(value: Any) -> int | None:
+    return None if value is None else int(Decimal(str(value)))
+
+
+def _iso_ts(text: str | None) -> datetime | None:
+    """Walmart's ISO instants (2019-02-21T01:01:08.000Z, or with an offset) → aware UTC."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def recon_to_fees(report_date: str, rows: list[dict]) -> pa.Table:
     """One reconciliation report → fee rows (commission, WFS and other fees, and their refunds), amounts as
     Walmart signs them (a fee is negative). The report's currency is on its PaymentSummary row."""
@@ -329,6 +394,13 @@ LINE_COLUMNS = {
 REFUND_COLUMNS = {
     "refund_line_id": S, "refund_id": S, "order_id": S, "line_id": S, "refunded_at": T, "quantity": INT,
     "amount": MONEY, "tax_amount": MONEY, "shipping_amount": MONEY, "refund_comments": S, "order_modified_at": T,
+}
+RETURN_COLUMNS = {
+    "return_order_id": S, "return_order_line_number": INT, "customer_order_id": S, "customer_email_id": S,
+    "return_order_date": T, "purchase_order_id": S, "purchase_order_line_number": INT,
+    "sales_order_line_number": INT, "line_id": S, "sku": S, "product_name": S, "return_reason": S, "quantity": INT,
+    "unit_of_measure": S, "refunded_quantity": INT, "status": S, "status_time": T, "current_refund_status": S,
+    "total_refund_amount": MONEY, "currency": S,
 }
 FEE_COLUMNS = {
     "fee_id": S, "report_date": pa.date32(), "order_id": S, "line_id": S, "transaction_type": S, "amount_type": S,

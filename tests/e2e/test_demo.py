@@ -18,8 +18,9 @@ import pytest
 from orchestration.demo import DELIBERATELY_BROKEN
 from orchestration.tenants import load_registry
 from sandbox.meta_ads.truth import ad_spend_truth
-from sandbox.truth import sales_truth
+from sandbox.truth import MARKETPLACES, marketplace, sales_truth
 from sandbox.world import WorldSpec, build_world
+from sandbox.world.marketplace_returns import returns_truth, simulate_returns
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -113,6 +114,13 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
             for channel, refunds in con.execute("select channel, sum(refunded_amount) from marts.fct_refunds "
                                                 "where tenant_id = ? group by channel", [slug]).fetchall():
                 assert refunds == truth[channel]["refunds"], (slug, channel)
+            # returns as the marketplaces report them (Amazon's report: the lines it fulfilled)
+            for channel in MARKETPLACES:
+                if channel in shop.spec.channels:
+                    returns = simulate_returns(spec, marketplace(spec, shop, channel))
+                    units = con.execute("select coalesce(sum(returned_quantity), 0) from marts.fct_returns "
+                                        "where tenant_id = ? and channel = ?", [slug, channel]).fetchone()[0]
+                    assert units == returns_truth(returns, fba_only=channel == "amazon")["units"], (slug, channel)
             spend = con.execute("select sum(spend) from marts.fct_ad_spend where tenant_id = ?", [slug]).fetchone()[0]
             assert spend == ad_spend_truth(spec, shop)["spend"], slug
             # the figures the demo printed are these figures

@@ -69,7 +69,8 @@ def load(tmp_path: Path, server, **options) -> dlt.Pipeline:
     source = amazon_source(
         endpoint=f"{server.base_url}/amazon/sp", lwa_token_url=f"{server.base_url}/amazon/auth/o2/token",
         marketplace_id=MARKETPLACE, refresh_token=options.pop("refresh_token", f"Atzr|sandbox-{SHOP}"),
-        start_date="2024-12-01T00:00:00Z", **CLIENT, **options)
+        start_date="2024-12-01T00:00:00Z", report_poll_waits_s=options.pop("report_poll_waits_s", (0.01,)),
+        **CLIENT, **options)
     pipeline.run(source)
     return pipeline
 
@@ -266,7 +267,7 @@ def test_a_tenant_entry_validates_and_builds_the_source(tmp_path, monkeypatch):
     monkeypatch.setenv("ACME_AMAZON_REFRESH_TOKEN", "Atzr|sandbox-acme")
     source = CONNECTORS["amazon"].build(tenant, cfg, registry)
     assert set(source.selected_resources) == {"orders", "order_items", "shipment_events", "refund_events",
-                                              "inventory_summaries"}
+                                              "inventory_summaries", "returns"}
     broken = {**entry, "sources": {"amazon": {**entry["sources"]["amazon"], "secrets": {"client_id": "X"}}}}
     path.write_text(yaml.safe_dump({"tenants": [broken]}))
     with pytest.raises(TenantConfigError, match="client_secret, refresh_token"):
