@@ -45,7 +45,8 @@ def automation(
         REFRESH_JOB,
         selection=dg.AssetSelection.all(),
         partitions_def=partitions,
-        description="Land every source of one tenant, then build its dbt slice (partition = tenant).",
+        description="Land one tenant's sources, then build its dbt slice (partition = tenant). Select the tenant's "
+                    "own sources (as the daily schedule does): a source the tenant lacks fails its step.",
     )
     transform = dg.define_asset_job(
         TRANSFORM_JOB,
