@@ -143,7 +143,8 @@ def test_a_rule_that_cannot_be_checked_is_refused(fields, words):
 def test_a_rule_on_a_table_the_source_does_not_land_fails_before_reading():
     source = amazon_source(marketplace_id="ATVPDKIKX0DER", client_id="x", client_secret="x", refresh_token="x")
     with pytest.raises(ValueError, match=r"rules name tables it does not land: order_pages; its tables: "
-                                         r"inventory_summaries, order_items, orders, refund_events, returns, shipment_events"):
+                                         r"inventory_summaries, order_items, orders, refund_events, returns, "
+                                         r"shipment_events"):
         with_tenant_rules(source, [TenantRule("r", "order_pages", "x", allowed=("y",))], tenant="acme",
                           source_name="amazon")
 
