@@ -123,8 +123,10 @@ def _step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
 
 
 def _source_of(step_key: str) -> str | None:
-    """The source a landing step belongs to (its multi-asset is ``raw_<source>``), else None."""
-    return step_key.removeprefix("raw_") if step_key.startswith("raw_") else None
+    """The source a landing step belongs to (its multi-asset is ``raw_<source>``), else None (the platform's
+    own ``raw__platform__tenants`` and the dbt step are not sources)."""
+    is_source = step_key.startswith("raw_") and not step_key.startswith("raw__")
+    return step_key.removeprefix("raw_") if is_source else None
 
 
 SUMMARY_SQL = """
