@@ -51,8 +51,9 @@ dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3
 test: manifest ## Install and run the test suite
 	$(VENV)/bin/pytest
 
-bench: install ## Benchmarks, printed as a table (a 100k-order Shopify import through the API path)
+bench: manifest ## Benchmarks, printed as tables: a 100k-order Shopify import through the API path; one new day in the sales cube
 	$(PY) tests/benchmarks/bench_shopify_import.py
+	$(PY) tests/benchmarks/bench_incremental_cube.py
 
 lint: install ## Static checks: ruff, then dbt parse
 	$(VENV)/bin/ruff check .

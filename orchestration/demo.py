@@ -3,7 +3,8 @@
 Starts the sandbox (the local twin of the channel APIs), drops each tenant's wholesale CSV files (with a few
 malformed rows, to show quarantine) or seeds its ERP database, runs the ``tenant_refresh`` job once per tenant
 through Dagster (runs are recorded in DAGSTER_HOME, so ``make dev`` shows them; a tenant whose source failed gets
-its dbt slice built on what did land), stops the sandbox, prints a table per tenant and channel, and lists the
+its dbt slice built on what did land), stops the sandbox, prints a table per tenant and channel and the top lines
+of each report (orchestration/report_preview.py), and lists the
 sources that failed. Running it again changes no row count: every load merges on its keys and every mart
 replaces its slice.
 """
@@ -24,6 +25,7 @@ from orchestration.connectors.files import FilesSourceConfig
 from orchestration.connectors.sql_database import SqlDatabaseSourceConfig, resolved_url
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_keys
+from orchestration.report_preview import print_report_previews
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.tenants import TenantRegistry, load_registry
 from orchestration.warehouse import connect
@@ -150,7 +152,7 @@ select sales.tenant_id, sales.channel, sales.orders, sales.net, sales.refunds, c
 from sales left join fees on fees.tenant_id = sales.tenant_id and fees.channel = sales.channel
 order by sales.tenant_id, sales.net desc
 """
-AD_SPEND_SQL = "select tenant_id, sum(spend) from marts.fct_ad_spend group by tenant_id"
+AD_SPEND_SQL = "select tenant_id, sum(spend_reporting) from marts.fct_ad_spend group by tenant_id"
 
 
 def print_summary(settings: Settings, registry: TenantRegistry) -> None:
@@ -221,6 +223,8 @@ def main() -> int:
     with SandboxServer(spec, port=port):
         outcomes = refresh_all(settings, registry)
     print_summary(settings, registry)
+    with connect(settings) as con:
+        print_report_previews(con, [o.slug for o in outcomes if o.ok])
     as_expected = report_failures(outcomes)
     built = sum(o.ok for o in outcomes)
     print(f"\nDone in {time.monotonic() - started:.0f}s; {built} of {len(outcomes)} tenants built.")

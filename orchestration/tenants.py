@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from orchestration.connectors import CONNECTORS, MissingSecretError, SourceConfig
 from orchestration.connectors.base import Strict
@@ -67,15 +67,17 @@ class Tenant(Strict):
 
     @field_validator("sources", mode="before")
     @classmethod
-    def _source_kinds(cls, sources: object) -> object:
+    def _source_kinds(cls, sources: object, info: ValidationInfo) -> object:
         if not isinstance(sources, dict):
             return sources
         typed = {}
+        context = {"tenant_currency": info.data.get("currency")}  # what a connector may check its options against
         for name, options in sources.items():
             if name not in CONNECTORS:
                 raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(CONNECTORS))}")
             try:
-                typed[name] = CONNECTORS[name].config.model_validate({**(options or {}), "kind": name})
+                typed[name] = CONNECTORS[name].config.model_validate({**(options or {}), "kind": name},
+                                                                     context=context)
             except ValidationError as exc:
                 details = "; ".join(
                     f"{'.'.join([name, *map(str, e['loc'])])}: {e['msg']}" for e in exc.errors()

@@ -7,7 +7,8 @@ answer: Shopify's THROTTLED with the bucket emptied, a REST twin's 429 with its 
 ``expire_token`` (every access token issued so far for the shop expires, so this request is refused as
 expired and the client must refresh mid-run).
 
-Books are keyed by ``(api, shop)``; ``api`` is the twin's name (``shopify``, ``amazon``, ``walmart``, …).
+Books are keyed by ``(api, shop)``; ``api`` is the twin's name (``shopify``, ``amazon``, ``walmart``, …). A
+twin that no shop owns (``fx_rates``: one public service for all) keeps its one book under shop ``ANY_SHOP``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 KINDS = ("http_500", "http_503", "http_429", "timeout", "hang", "throttle", "expire_token")
 DEFAULT_API = "shopify"
+ANY_SHOP = "*"  # the book of an API that serves every shop alike, with no shop in its URLs (FX reference rates)
 
 
 @dataclass
@@ -95,7 +97,7 @@ class Faults:
         return {h: self.book(h) for h in self.handles}
 
     def book(self, handle: str, api: str = DEFAULT_API) -> FaultBook:
-        if handle not in self.handles:
+        if handle not in self.handles and handle != ANY_SHOP:
             raise KeyError(f"unknown shop {handle!r}")
         with self._lock:
             return self._books.setdefault((api, handle), FaultBook())

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.faults import Fault, Faults
+from sandbox.faults import ANY_SHOP, Fault, Faults
 from sandbox.shopify.api import Answer, ShopifyTwin
 from sandbox.shopify.webhooks import ShopifyWebhooks
 from sandbox.twins import load_twins
@@ -129,7 +129,9 @@ def create_app(sandbox: Sandbox) -> Starlette:
         body = await _json(request) or {}
         shop = body.pop("shop", None)
         api = body.pop("api", "shopify")
-        if shop not in sandbox.faults.books:
+        if api in sandbox.twins and not sandbox.twins[api].per_shop:
+            shop = ANY_SHOP  # a service every shop shares (FX rates): one book, whichever shop is named
+        elif shop not in sandbox.faults.books:
             return JSONResponse({"error": f"unknown shop {shop!r}"}, status_code=404)
         if api != "shopify" and api not in sandbox.twins:
             return JSONResponse({"error": f"unknown api {api!r}; known: shopify, {', '.join(sandbox.twins)}"},

@@ -18,6 +18,7 @@ TWINS: tuple[str, ...] = (
     "sandbox.ga4.api:Ga4Twin",
     "sandbox.meta_ads.api:MetaAdsTwin",
     "sandbox.walmart.api:WalmartTwin",
+    "sandbox.fx_rates.api:FxRatesTwin",
 )
 
 

@@ -8,3 +8,12 @@ select count(*) as row_count from {{ model }} having count(*) <> 1
 {#- Every row satisfies the SQL expression; the rows that break it (or make it null) are returned. -#}
 select * from {{ model }} where not coalesce({{ expression }}, false)
 {% endtest %}
+
+
+{% test unique_combination(model, columns) %}
+  {#- No two rows share the same values of `columns` (a composite grain); returns each duplicated combination. -#}
+  select {{ columns | join(', ') }}, count(*) as n_rows
+  from {{ model }}
+  group by {{ columns | join(', ') }}
+  having count(*) > 1
+{% endtest %}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orchestration.connectors import amazon as amazon_connector
 from orchestration.connectors import files, shopify
+from orchestration.connectors import fx_rates as fx_rates_connector
 from orchestration.connectors import ga4 as ga4_connector
 from orchestration.connectors import meta_ads as meta_ads_connector
 from orchestration.connectors import quickbooks as quickbooks_connector
@@ -25,6 +26,7 @@ CONNECTORS: dict[str, Connector] = {
     "quickbooks": quickbooks_connector.CONNECTOR,
     "meta_ads": meta_ads_connector.CONNECTOR,
     "walmart": walmart_connector.CONNECTOR,
+    "fx_rates": fx_rates_connector.CONNECTOR,
 }
 
 __all__ = ["CONNECTORS", "Connector", "MissingSecretError", "SourceConfig"]

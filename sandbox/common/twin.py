@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 class RestTwin:
     api: ClassVar[str]  # the twin's name: the key under a shop's ``channels:`` and in fault/ratelimit controls
+    # False: one service for every shop, no shop in its URLs (FX reference rates); its requests and faults are
+    # booked under shop ``sandbox.faults.ANY_SHOP``, whichever shop a fault control names
+    per_shop: ClassVar[bool] = True
 
     tokens: TokenStore | None = None
     ratelimits: RateLimits | None = None

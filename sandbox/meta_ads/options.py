@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sandbox.world.currencies import currency
 from sandbox.world.spec import ShopSpec, WorldSpec
 
 API = "meta_ads"
@@ -21,7 +22,8 @@ class MetaAdsOptions(BaseModel):
 
     account_id: str | None = Field(default=None, pattern=r"^(act_)?[1-9][0-9]{5,17}$")  # digits, act_ optional
     account_name: str | None = None
-    daily_budget: Decimal = Decimal("150.00")  # the account's mean daily spend, account currency (= shop's)
+    currency: str | None = None  # the account (billing) currency, ISO 4217; default the shop's
+    daily_budget: Decimal = Decimal("150.00")  # the account's mean daily spend, in the account currency
     app_id: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5,17}$")
     app_secret: str | None = Field(default=None, min_length=8)
     access_token: str | None = Field(default=None, min_length=16)  # the long-lived / system-user token
@@ -41,6 +43,11 @@ class MetaAdsOptions(BaseModel):
             raise ValueError("daily_budget must be positive with at most two decimals")
         return value
 
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        return None if value is None else currency(value).code
+
     @field_validator("account_id")
     @classmethod
     def _digits(cls, value: str | None) -> str | None:
@@ -54,6 +61,7 @@ class ResolvedOptions(BaseModel):
 
     account_id: str
     account_name: str
+    currency: str
     daily_budget_cents: int
     app_id: str
     app_secret: str
@@ -74,6 +82,7 @@ def resolve(spec: WorldSpec, shop: ShopSpec) -> ResolvedOptions:
     return ResolvedOptions(
         account_id=opts.account_id or _digits(spec.seed, shop.handle, "account", 15),
         account_name=opts.account_name or f"{shop.name} – Ads",
+        currency=opts.currency or shop.currency,
         daily_budget_cents=int(opts.daily_budget * 100),
         app_id=opts.app_id or _digits(spec.seed, shop.handle, "app", 15),
         app_secret=opts.app_secret or f"sandbox_app_secret_{shop.handle}",

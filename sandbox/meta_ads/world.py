@@ -5,6 +5,7 @@ purchase conversions Meta attributes to them.
 - **Structure**: five campaign templates (prospecting broad, a lookalike prospecting campaign that is paused
   60 % into the world, retargeting, a catalogue/DPA campaign launched 25 % into it, and sale pushes that only
   run on promotion days), 1–2 ad sets each, 2–3 ads per ad set (later ads launch during the world).
+- **Currency**: the account's (``currency`` option, default the shop's). Budget, spend and CPMs are in it.
 - **Spend**: the account's ``daily_budget`` × the shop's seasonality (normalised to mean 1) × a little daily
   noise, plus half a budget more on promotion days; split over the campaigns running that day by their budget
   shares, and over a campaign's live ads by fixed weights with daily noise. Rounded to whole cents.
@@ -12,9 +13,11 @@ purchase conversions Meta attributes to them.
   currency, dearer in high season) × 1000; clicks ~ Binomial(impressions, the ad's CTR).
 - **Conversions**: the first online order of every customer acquired in the world through ``paid_social``
   is a purchase conversion of one ad delivering on the order's local day (drawn with the ads' clicks as
-  weights); its value is the order's total, to the cent. Each conversion is *reported* some time after the
-  order (most within hours, the rest up to ``attribution_days`` later): the API shows a conversion only once
-  its report time has passed, so a recent day's numbers still grow until they are final.
+  weights); its value is the order's total, to the cent — converted to the account currency when it bills in
+  another one, at the ECB reference rate of the order's local day (the last business day on or before it, as
+  the FX twin publishes it: ``sandbox.fx_rates``), rounded half away from zero to the cent. Each conversion is
+  *reported* some time after the order (most within hours, the rest up to ``attribution_days`` later): the API
+  shows a conversion only once its report time has passed, so a recent day's numbers still grow until final.
 - **Visibility**: a day's delivery is reported once the account's local day has ended.
 
 Randomness: one stream per purpose, ``shop_rng(seed, handle, "meta_ads/<purpose>")``.
@@ -29,6 +32,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from sandbox.fx_rates.rates import convert_cents
 from sandbox.meta_ads.options import ResolvedOptions, resolve
 from sandbox.world import ShopWorld
 from sandbox.world.calendar import Calendar
@@ -131,14 +135,18 @@ def derive_ad_world(spec: WorldSpec, shop: ShopWorld) -> AdWorld:
         return shop_rng(spec.seed, shop.handle, f"meta_ads/{stream}")
 
     campaigns, adsets, ads, ad_days = _structure(calendar, rng("structure"))
-    delivery = _delivery(calendar, options, shop.spec.currency, campaigns, ads, ad_days, rng("delivery"))
+    delivery = _delivery(calendar, options, options.currency, campaigns, ads, ad_days, rng("delivery"))
     conversions = _conversions(spec, shop, delivery, rng("attribution"), rng("lag"), options.attribution_days)
+    if options.currency != shop.spec.currency:  # the order totals, in the account currency
+        conversions = conversions.with_columns(value_cents=pl.Series(convert_cents(
+            spec, conversions["value_cents"].to_list(), conversions["date"].to_list(), shop.spec.currency,
+            options.currency), dtype=pl.Int64))
     per_row = conversions.group_by("date", "ad_id").agg(pl.len().cast(pl.Int64).alias("n"))
     delivery = (delivery.join(per_row, on=["date", "ad_id"], how="left")
                 .with_columns(clicks=pl.max_horizontal("clicks", pl.col("n").fill_null(0)))  # a buyer clicked
                 .with_columns(impressions=pl.max_horizontal("impressions", "clicks"))
                 .drop("n"))
-    return AdWorld(handle=shop.handle, options=options, currency=shop.spec.currency, timezone=shop.spec.timezone,
+    return AdWorld(handle=shop.handle, options=options, currency=options.currency, timezone=shop.spec.timezone,
                    campaigns=campaigns, adsets=adsets, ads=ads, delivery=delivery, conversions=conversions)
 
 

@@ -118,7 +118,7 @@ LANDED = ts("2025-08-01T00:00:00Z")
 # File-drop orders
 #  W-1 04:30Z 1 Feb (= 23:30 31 Jan), wholesale: 10 × 12.50 = 125.00 disc 5.00 + 7 × 3.3333 = 23.3331 → 23.33;
 #        ship 25.00 → gross 148.33, net 143.33, total 168.33
-#  W-2 15:00Z 10 Mar (= 11:00 EDT), channel retail, customer only known from the order: 100 × 0.3350 = 33.50,
+#  W-2 15:00Z 10 Mar (= 11:00 EDT), channel retail, customer B2B-2 = Shopify's Ann by e-mail: 100 × 0.3350 = 33.50,
 #        tax 2.68 → net 33.50, total 36.18
 # Tenant totals: 6 orders, gross 377.80, discounts 22.00, refunds 107.99, net 247.81, shipping 39.90,
 #                tax 16.37, total 412.07
@@ -203,6 +203,8 @@ ACME_FILES = {
     "customers": [
         ("B2B-1", " Buyer@Corner.EXAMPLE ", "Pat", "Corner Store", "US", ts("2024-06-01T00:00:00Z"),
          "customers.csv", 2),
+        # the store's loyalty record of Shopify's Ann (same e-mail, other case): one customer across channels
+        ("B2B-2", "ann@EXAMPLE.com ", "Ann", "Lee", "US", ts("2025-03-10T14:00:00Z"), "customers.csv", 3),
     ],
     "products": [
         ("SKU-A", "Trail Mug (wholesale pack)", "Drinkware", D("7.0000"), D("12.5000"), "products.csv", 2),

@@ -174,7 +174,7 @@ def test_rebuilding_tenant_a_replaces_its_slice_and_changes_nothing_else(scenari
     assert scenario.a_after_second == scenario.a_after_first
     assert scenario.b_after_second_a == scenario.b_after_b
     counts = {mart: scenario.a_after_second[mart][0] for mart in MARTS}
-    assert counts == {"fct_orders": 6, "fct_order_lines": 9, "dim_customers": 5, "dim_products": 5,
+    assert counts == {"fct_orders": 6, "fct_order_lines": 9, "dim_customers": 4, "dim_products": 5,
                       "dim_channels": 3, "dim_tenants": 1}
     assert {mart: scenario.b_after_b[mart][0] for mart in MARTS} == {
         "fct_orders": 2, "fct_order_lines": 2, "dim_customers": 1, "dim_products": 2, "dim_channels": 1,
@@ -191,8 +191,9 @@ def test_tenant_without_files_or_customers_still_builds(scenario, query):
                  "table_name = 'stg_files__order_lines' and column_name = 'unit_price'",
                  [f"stg_{TENANT_B}"]) == [("DECIMAL(18,4)",)]
     # no customer records yet: the ordering customer is known from its order
-    assert query("select customer_id, has_customer_record, order_count, net_revenue from marts.dim_customers "
-                 "where tenant_id = ?", [TENANT_B]) == [("gid://shopify/Customer/1", False, 1, D("80.00"))]
+    assert query("select identity_type, sources, has_customer_record, order_count, net_revenue_reporting "
+                 "from marts.dim_customers where tenant_id = ?", [TENANT_B]) == [
+        ("channel", "shopify", False, 1, D("80.00"))]
     # its orders table predates cancelled_at: read as null, said so
     assert "lacks documented column(s) cancelled_at" in scenario.build_b.output
 
@@ -224,21 +225,34 @@ def test_staging_lives_in_the_tenants_schema_and_marts_are_shared(query):
 
 # --- dimensions --------------------------------------------------------------------------------------------------
 
-def test_dim_customers(query):
-    rows = query("""select source, customer_id, email, country_code, has_customer_record, order_count,
-                           net_revenue, cast(first_order_at as varchar), cast(last_order_at as varchar)
-                    from marts.dim_customers where tenant_id = ? order by source, customer_id""", [TENANT_A])
-    c = "gid://shopify/Customer/"
+def test_dim_customers_unifies_one_person_across_channels(query):
+    """Shopify's Ann and the store's loyalty record B2B-2 share an e-mail (in other case and spacing): one
+    customer with three orders on two channels, acquired online in January. RFM as of 3 July (the latest order
+    not cancelled): recency 0 / 153 / 179 days -> R 5, 4, 3; net 84.49 / 143.33 / 0.00 -> M 2, 3, 1."""
+    rows = query("""select email, identity_type, sources, has_customer_record, first_name, order_count,
+                           net_revenue_reporting, cast(first_order_at as varchar), cast(first_order_date as varchar),
+                           cast(first_order_month as varchar), acquisition_channel, recency_days, r_score, f_score,
+                           m_score, rfm_segment
+                    from marts.dim_customers where tenant_id = ? order by email""", [TENANT_A])
     assert rows == [
-        ("files", "B2B-1", "buyer@corner.example", "US", True, 1, D("143.33"), "2025-02-01 04:30:00+00",
-         "2025-02-01 04:30:00+00"),
-        ("files", "B2B-2", None, None, False, 1, D("33.50"), "2025-03-10 15:00:00+00", "2025-03-10 15:00:00+00"),
-        ("shopify", c + "1", "ann@example.com", "US", True, 2, D("50.99"), "2025-01-05 03:00:00+00",
-         "2025-07-04 03:59:59+00"),
-        ("shopify", c + "2", "bob@example.com", "US", True, 1, D("0.00"), "2025-01-05 12:00:00+00",
-         "2025-01-05 12:00:00+00"),
-        ("shopify", c + "3", "cy@example.com", "CA", True, 0, D("0.00"), None, None),
+        ("ann@example.com", "email", "files, shopify", True, "Ann", 3, D("84.49"), "2025-01-05 03:00:00+00",
+         "2025-01-04", "2025-01-01", "online_store", 0, 5, 3, 2, "loyal"),
+        ("bob@example.com", "email", "shopify", True, "Bob", 1, D("0.00"), "2025-01-05 12:00:00+00",
+         "2025-01-05", "2025-01-01", "online_store", 179, 3, 1, 1, "promising"),
+        ("buyer@corner.example", "email", "files", True, "Pat", 1, D("143.33"), "2025-02-01 04:30:00+00",
+         "2025-01-31", "2025-01-01", "wholesale", 153, 4, 1, 3, "new"),
+        ("cy@example.com", "email", "shopify", True, "Cy", 0, D("0.00"), None, None, None, None, None, None, None,
+         None, "no_orders"),
     ]
+    # every order of Ann, whichever channel, carries her one key; the guest order none
+    assert query("""select channel, customer_segment, customer_order_number from marts.fct_orders
+                    where tenant_id = ? and customer_key = (select customer_key from marts.dim_customers
+                                                            where tenant_id = ? and email = 'ann@example.com')
+                    order by ordered_at""", [TENANT_A, TENANT_A]) == [
+        ("online_store", "new", 1), ("retail", "returning", 2), ("online_store", "returning", 3)]
+    # the one guest order, #1003, was cancelled: not a purchase
+    assert query("select order_number, customer_segment, customer_order_number from marts.fct_orders "
+                 "where tenant_id = ? and customer_key is null", [TENANT_A]) == [("#1003", "cancelled", None)]
 
 
 def test_dim_products_one_row_per_sku_shopify_first(query):

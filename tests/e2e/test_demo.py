@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -17,8 +18,9 @@ import pytest
 
 from orchestration.demo import DELIBERATELY_BROKEN
 from orchestration.tenants import load_registry
+from sandbox.fx_rates import published_rates
 from sandbox.meta_ads.truth import ad_spend_truth
-from sandbox.truth import MARKETPLACES, marketplace, sales_truth
+from sandbox.truth import MARKETPLACES, daily_sales_truth, marketplace, sales_truth
 from sandbox.world import WorldSpec, build_world
 from sandbox.world.marketplace_returns import returns_truth, simulate_returns
 
@@ -121,8 +123,10 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
                     units = con.execute("select coalesce(sum(returned_quantity), 0) from marts.fct_returns "
                                         "where tenant_id = ? and channel = ?", [slug, channel]).fetchone()[0]
                     assert units == returns_truth(returns, fba_only=channel == "amazon")["units"], (slug, channel)
+            assert_days_reconcile(con, slug, daily_sales_truth(spec, shop))
             spend = con.execute("select sum(spend) from marts.fct_ad_spend where tenant_id = ?", [slug]).fetchone()[0]
             assert spend == ad_spend_truth(spec, shop)["spend"], slug
+            assert_spend_converts_at_the_published_rates(con, spec, slug)
             # the figures the demo printed are these figures
             total_net = sum(figures["net"] for figures in truth.values())
             assert f"{total_net:,.2f}" in first.stdout
@@ -131,3 +135,49 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
     second = run_demo(home)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert table_counts(db) == counts
+
+
+def cents(value: int) -> Decimal:
+    return Decimal(int(value)).scaleb(-2)
+
+
+def assert_days_reconcile(con, slug: str, truth) -> None:
+    """Per channel and local day, the channel cube (event-dated: orders and net sales on the order day, refunds
+    on the refund day, fees on the posting day) equals the world's own day totals to the cent, and the sales
+    cube's cells add up to the same day totals."""
+    expected = {(r["channel"], r["date"]): (r["orders"], cents(r["net_sales"]), cents(r["refunds"]), cents(r["fees"]))
+                for r in truth.iter_rows(named=True)}
+    channel_cube = {(channel, day): (orders, net, refunds, fees) for channel, day, orders, net, refunds, fees in
+                    con.execute("""select channel, date, orders, net_sales, refunds, channel_fees
+                                   from marts.cube_channel_daily where tenant_id = ?
+                                     and (orders <> 0 or net_sales <> 0 or refunds <> 0 or channel_fees <> 0)""",
+                                [slug]).fetchall()}
+    assert len(expected) > 300, slug
+    assert channel_cube == expected, (slug, sorted(set(channel_cube.items()) ^ set(expected.items()))[:4])
+    sales_cube = {(channel, day): (net, refunds, fees) for channel, day, net, refunds, fees in con.execute(
+        """select channel, date, sum(net_sales), sum(refunds), sum(channel_fees) from marts.cube_sales_daily
+           where tenant_id = ? group by channel, date
+           having sum(net_sales) <> 0 or sum(refunds) <> 0 or sum(channel_fees) <> 0""", [slug]).fetchall()}
+    assert sales_cube == {key: value[1:] for key, value in expected.items() if any(value[1:])}, slug
+
+
+def assert_spend_converts_at_the_published_rates(con, spec, slug: str) -> None:
+    """Every ad-day row in the reporting currency is its spend × the rate the rates twin published for the last
+    business day on or before the ad day, rounded half away from zero to the cent (alpine: a USD ad account,
+    EUR reporting)."""
+    rows = con.execute("select date, currency, reporting_currency, spend, fx_rate, spend_reporting "
+                       "from marts.fct_ad_spend where tenant_id = ? order by date, ad_day_key", [slug]).fetchall()
+    assert rows, slug
+    foreign = [r for r in rows if r[1] != r[2]]
+    if slug == "alpine":
+        assert foreign and len(foreign) == len(rows)  # the demo's foreign-currency fact
+    for currency, reporting in {(r[1], r[2]) for r in foreign}:
+        published = published_rates(spec, currency, reporting)
+        days = sorted(published)
+        for day, _, _, spend, fx_rate, spend_reporting in (r for r in foreign if r[1] == currency):
+            rate = published[max(d for d in days if d <= day)]
+            assert fx_rate == rate, (slug, day)
+            assert spend_reporting == (spend * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), (slug, day)
+    for _, currency, reporting, spend, fx_rate, spend_reporting in rows:
+        if currency == reporting:
+            assert (fx_rate, spend_reporting) == (1, spend)

@@ -102,6 +102,7 @@ def registry_entry(base_url: str, drops: Path) -> dict:
                            "token_url": f"{base_url}/quickbooks/oauth2/v1/tokens/bearer",
                            "secrets": {"client_id": "PGSHOP_QBO_CLIENT_ID", "client_secret": "PGSHOP_QBO_CLIENT_SECRET",
                                        "refresh_token": "PGSHOP_QBO_REFRESH_TOKEN"}},
+            "fx_rates": {"base_url": f"{base_url}/fx/v1", "currencies": ["CAD"], "start_date": "2024-12-01"},
         },
     }
 

@@ -12,6 +12,7 @@ world's ground truth to the cent on PostgreSQL, and the second run must change n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,8 +39,12 @@ from tests.production.slice import (
     world_spec,
 )
 
-MARTS = ["dim_channels", "dim_customers", "dim_date", "dim_products", "dim_tenants", "fct_ad_spend", "fct_expenses",
-         "fct_fees", "fct_inventory_snapshots", "fct_order_lines", "fct_orders", "fct_refunds", "fct_traffic"]
+MARTS = ["dim_channels", "dim_customers", "dim_date", "dim_product_costs", "dim_products", "dim_tenants",
+         "fct_ad_spend", "fct_expenses", "fct_fees", "fct_inventory_snapshots", "fct_order_lines", "fct_orders",
+         "fct_refunds", "fct_returns", "fct_traffic",
+         # the cubes and the five reports: identical on both warehouses, row for row
+         "cube_channel_daily", "cube_sales_daily", "rpt_channel_profitability", "rpt_cohort_retention",
+         "rpt_inventory_intelligence", "rpt_ltv_cac", "rpt_return_rates"]
 # Columns that record WHEN something was landed, not what: each profile's run lands at its own instant.
 LANDING_TIME = {"dim_tenants": {"updated_at"}}
 BAD_ROWS = 3
@@ -103,6 +108,8 @@ def comparable(value: object) -> tuple[str, object]:
         return ("Decimal", str(value))
     if isinstance(value, datetime) and value.tzinfo is not None:
         return ("datetime+tz", value.astimezone(UTC))
+    if isinstance(value, dict):  # jsonb (PostgreSQL) / JSON (DuckDB, parsed in duckdb_mart): key order is theirs
+        return ("json", json.dumps(value, sort_keys=True))
     return (type(value).__name__, value)
 
 
@@ -120,7 +127,12 @@ def pg_mart(url: sa.URL, mart: str) -> tuple[list[str], list[tuple]]:
 def duckdb_mart(path: Path, mart: str) -> tuple[list[str], list[tuple]]:
     with duckdb.connect(str(path), read_only=True) as con:
         result = con.execute(f"select * from marts.{mart}")
-        return [d[0] for d in result.description], result.fetchall()
+        columns, rows = [d[0] for d in result.description], result.fetchall()
+        json_columns = [i for i, d in enumerate(result.description) if str(d[1]) == "JSON"]
+        if json_columns:
+            rows = [tuple(json.loads(v) if i in json_columns and v is not None else v for i, v in enumerate(row))
+                    for row in rows]
+        return columns, rows
 
 
 # --- the runs -----------------------------------------------------------------------------------------------

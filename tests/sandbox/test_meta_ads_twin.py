@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 import pytest
 import requests
 from pydantic import ValidationError
 
+from sandbox.fx_rates import published_rates
 from sandbox.meta_ads import ad_spend_truth
 from sandbox.meta_ads.options import MetaAdsOptions, resolve
 from sandbox.meta_ads.world import derive_ad_world
 from sandbox.server import SandboxServer
 from sandbox.world import ShopSpec, WorldSpec, build_world
 from sandbox.world.calendar import Calendar
+from sandbox.world.currencies import CURRENCIES
 
 SHOP, OTHER = "adshop", "eushop"
 ACCOUNT = "1234567890"
@@ -143,6 +145,31 @@ def test_options_are_validated_and_defaulted_deterministically(ads_spec):
     first, again = resolve(ads_spec, ads_spec.shop(OTHER)), resolve(ads_spec, ads_spec.shop(OTHER))
     assert first == again and first.account_id.isdigit() and len(first.account_id) == 15
     assert resolve(ads_spec, ads_spec.shop(SHOP)).account_id == ACCOUNT
+
+
+def test_an_ad_account_may_bill_in_another_currency_than_the_shop(ads_spec, ads_world):
+    with pytest.raises(ValidationError, match="unsupported currency"):
+        MetaAdsOptions.model_validate({"currency": "JPY"})
+    usd_spec = WorldSpec.model_validate({**ads_spec.model_dump(), "shops": [
+        {**s.model_dump(), "channels": {"meta_ads": {"currency": "USD"}}} if s.handle == OTHER else s.model_dump()
+        for s in ads_spec.shops]})
+    shop = build_world(usd_spec).shop(OTHER)  # the EUR shop, its account now billing in USD
+    eur, usd = derive_ad_world(ads_spec, ads_world.shop(OTHER)), derive_ad_world(usd_spec, shop)
+    assert (eur.currency, usd.currency, ad_spend_truth(usd_spec, shop)["currency"]) == ("EUR", "USD", "USD")
+    # the same budget figure is now dollars: the same cents are spent, but CPMs are dollar CPMs (fewer
+    # impressions per cent than in euros, by the anchors' 1 EUR = 1.08 USD)
+    assert usd.delivery["spend_cents"].to_list() == eur.delivery["spend_cents"].to_list()
+    ratio = eur.delivery["impressions"].sum() / usd.delivery["impressions"].sum()
+    assert ratio == pytest.approx(CURRENCIES["EUR"].usd / CURRENCIES["USD"].usd, rel=0.01)
+    # conversion values: each order's EUR total at the ECB rate of its day (or the business day before)
+    rates = published_rates(usd_spec, "EUR", "USD")
+    totals = dict(zip(eur.conversions["order_id"].to_list(), eur.conversions["value_cents"].to_list(), strict=True))
+    assert usd.conversions.height == len(totals) > 20
+    for row in usd.conversions.iter_rows(named=True):
+        rate = rates[max(d for d in rates if d <= row["date"])]
+        expected = (Decimal(totals[row["order_id"]]) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        assert row["value_cents"] == int(expected), row["order_id"]
+    assert usd.conversions["value_cents"].sum() > eur.conversions["value_cents"].sum()  # 1 EUR > 1 USD
 
 
 # --- the API ------------------------------------------------------------------------------------------------

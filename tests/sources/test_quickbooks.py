@@ -187,7 +187,8 @@ def test_staging_models_reconcile_to_the_world(tmp_path, sandbox, world):
     assert by_account == truth["operating_by_account"]
     assert costs == truth["purchase_cost_by_sku"]
     assert columns == ["tenant_id", "expense_id", "expense_line_id", "expense_type", "txn_date", "vendor_name",
-                       "account_name", "cost_category", "sku", "amount", "currency", "updated_at"]
+                       "account_name", "cost_category", "sku", "amount", "quantity", "unit_cost", "currency",
+                       "updated_at"]
 
 
 def test_connector_builds_from_the_registry_and_persists_rotated_tokens(tmp_path, sandbox, world, monkeypatch):

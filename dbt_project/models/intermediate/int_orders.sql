@@ -53,22 +53,37 @@ orders as (
     union all
     select * from {{ src }}
     {%- endfor %}
+),
+
+keyed as (
+    select
+        orders.tenant_id,
+        {{ surrogate_key(['orders.tenant_id', 'orders.source', 'orders.order_id']) }} as order_key,
+        orders.source,
+        orders.channel,
+        orders.order_id,
+        orders.order_number,
+        -- the unified customer (int_customer_identities); an id without a customer record -- a marketplace
+        -- buyer, an id whose record has not landed -- is its own channel-scoped customer
+        case when orders.customer_id is not null then coalesce(
+            identities.customer_key, {{ surrogate_key(['orders.tenant_id', 'orders.source', 'orders.customer_id']) }}
+        ) end as customer_key,
+        orders.customer_id,
+        orders.ordered_at,
+        orders.currency,
+        orders.presentment_currency,
+        orders.shipping_amount,
+        orders.is_cancelled
+    from orders
+    left join {{ ref('int_customer_identities') }} as identities
+        on identities.source = orders.source and identities.customer_id = orders.customer_id
 )
 
 select
-    tenant_id,
-    {{ surrogate_key(['tenant_id', 'source', 'order_id']) }} as order_key,
-    source,
-    channel,
-    order_id,
-    order_number,
-    case when customer_id is not null
-        then {{ surrogate_key(['tenant_id', 'source', 'customer_id']) }}
-    end as customer_key,
-    customer_id,
-    ordered_at,
-    currency,
-    presentment_currency,
-    shipping_amount,
-    is_cancelled
-from orders
+    keyed.*,
+    -- the order's place in its customer's purchases (1 = first order; cancelled orders are not purchases and get
+    -- none); stable as new orders only ever come later, so cubes built on it never need re-stating
+    case when keyed.customer_key is not null and not keyed.is_cancelled then row_number() over (
+        partition by keyed.customer_key, keyed.is_cancelled order by keyed.ordered_at, keyed.order_key
+    ) end as customer_order_number
+from keyed

@@ -1,78 +1,158 @@
--- The current tenant's customers, channel-scoped: one row per source customer id (identity across sources
--- comes with the unified customer model). An id seen on orders but missing from the customer records still gets
--- a row, so no order loses its customer. Order history from fct_orders (all orders, cancelled ones included).
-with records as (
-    select tenant_id, 'shopify' as source, customer_id, email, first_name, last_name, country_code, created_at
+{{ config(post_hook=after_commit("{{ pg_indexes(['btree (tenant_id, customer_key)']) }}")) }}
+-- The current tenant's customers, one row per UNIFIED customer (int_customer_identities): customer records of
+-- every source with the same normalized e-mail are one customer; marketplace buyers and records without an
+-- e-mail stay channel-scoped. Profile attributes come from the customer's most recently created record. The
+-- order history (fct_orders) gives the cohort: the first order placed (first_order_month, acquisition_channel,
+-- acquisition_category -- never re-assigned when the customer later buys elsewhere), and an RFM segment as of
+-- the tenant's latest order date (recency and monetary quintiles, frequency bands; orders not cancelled).
+with identities as (
+    select * from {{ ref('int_customer_identities') }}
+),
+
+records as (
+    select 'shopify' as source, customer_id, first_name, last_name, country_code, created_at
     from {{ ref('stg_shopify__customers') }}
-
     union all
-
-    select tenant_id, 'files' as source, customer_id, email, first_name, last_name, country_code, created_at
+    select 'files' as source, customer_id, first_name, last_name, country_code, created_at
     from {{ ref('stg_files__customers') }}
-
     union all
-
-    select tenant_id, 'sql_database' as source, customer_id, email, first_name, last_name, country_code, created_at
+    select 'sql_database' as source, customer_id, first_name, last_name, country_code, created_at
     from {{ ref('stg_sql_database__customers') }}
 ),
 
-ordering as (
-    select tenant_id, source, customer_id
-    from {{ ref('int_orders') }}
-    where customer_id is not null
-    group by tenant_id, source, customer_id
-),
-
-customers as (
+described as (
     select
-        coalesce(records.tenant_id, ordering.tenant_id) as tenant_id,
-        coalesce(records.source, ordering.source) as source,
-        coalesce(records.customer_id, ordering.customer_id) as customer_id,
-        records.email,
-        records.first_name,
-        records.last_name,
-        records.country_code,
-        records.created_at,
-        records.customer_id is not null as has_customer_record
+        identities.customer_key,
+        identities.identity_type,
+        identities.email,
+        identities.email_hash,
+        records.*,
+        row_number() over (
+            partition by identities.customer_key
+            order by records.created_at desc nulls last, records.source, records.customer_id
+        ) as record_rank
     from records
-    full outer join ordering
-        on ordering.source = records.source and ordering.customer_id = records.customer_id
+    inner join identities
+        on identities.source = records.source and identities.customer_id = records.customer_id
 ),
 
-order_history as (
+orders as (
+    select * from {{ ref('fct_orders') }}
+    where tenant_id = '{{ current_tenant() }}' and customer_key is not null
+),
+
+-- every customer: those with records, and those known from their orders only (marketplace buyers, ids whose
+-- record has not landed)
+customer_sources as (
+    select distinct customer_key, source from described
+    union
+    select distinct customer_key, source from orders
+),
+
+sources as (
     select
         customer_key,
-        min(ordered_at) as first_order_at,
-        max(ordered_at) as last_order_at,
-        count(*) as order_count,
-        sum(net_revenue) as net_revenue
-    from {{ ref('fct_orders') }}
-    where tenant_id = '{{ current_tenant() }}' and customer_key is not null
+        {{ dbt.listagg('source', "', '", 'order by source') }} as sources
+    from customer_sources
     group by customer_key
 ),
 
-keyed as (
+first_orders as (
+    select customer_key, order_key, ordered_at, order_date, channel
+    from orders
+    where customer_order_number = 1
+),
+
+first_order_category as (
     select
-        {{ surrogate_key(['tenant_id', 'source', 'customer_id']) }} as customer_key,
-        customers.*
-    from customers
+        lines.order_key,
+        lines.category,
+        row_number() over (
+            partition by lines.order_key order by lines.net_line_amount_reporting desc, lines.order_line_key
+        ) as line_rank
+    from {{ ref('fct_order_lines') }} as lines
+    inner join first_orders
+        on first_orders.order_key = lines.order_key
+    where lines.tenant_id = '{{ current_tenant() }}'
+),
+
+history as (
+    select
+        customer_key,
+        max(order_date) as last_order_date,
+        count(*) as order_count,
+        sum(net_revenue_reporting) as net_revenue_reporting
+    from orders
+    where not is_cancelled
+    group by customer_key
+),
+
+as_of as (
+    select max(order_date) as as_of_date from orders where not is_cancelled
+),
+
+scored as (
+    select
+        history.*,
+        {{ dbt.datediff('history.last_order_date', 'as_of.as_of_date', 'day') }} as recency_days,
+        6 - ntile(5) over (
+            order by {{ dbt.datediff('history.last_order_date', 'as_of.as_of_date', 'day') }}, history.customer_key
+        ) as r_score,
+        case
+            when history.order_count >= 6 then 5
+            when history.order_count >= 4 then 4
+            else history.order_count
+        end as f_score,
+        ntile(5) over (order by history.net_revenue_reporting, history.customer_key) as m_score
+    from history
+    cross join as_of
+),
+
+tenant as (
+    select currency as reporting_currency from {{ ref('stg_platform__tenants') }}
 )
 
 select
-    keyed.tenant_id,
-    keyed.customer_key,
-    keyed.source,
-    keyed.customer_id,
-    keyed.email,
-    keyed.first_name,
-    keyed.last_name,
-    keyed.country_code,
-    keyed.created_at,
-    keyed.has_customer_record,
-    order_history.first_order_at,
-    order_history.last_order_at,
-    coalesce(order_history.order_count, 0) as order_count,
-    {{ money('coalesce(order_history.net_revenue, 0)') }} as net_revenue
-from keyed
-left join order_history
-    on order_history.customer_key = keyed.customer_key
+    {{ tenant_id_literal() }} as tenant_id,
+    sources.customer_key,
+    coalesce(profile.identity_type, 'channel') as identity_type,
+    profile.email,
+    profile.email_hash,
+    profile.first_name,
+    profile.last_name,
+    profile.country_code,
+    profile.created_at,
+    sources.sources,
+    profile.customer_key is not null as has_customer_record,
+    first_orders.ordered_at as first_order_at,
+    first_orders.order_date as first_order_date,
+    cast({{ dbt.date_trunc('month', 'first_orders.order_date') }} as date) as first_order_month,
+    first_orders.channel as acquisition_channel,
+    category.category as acquisition_category,
+    scored.last_order_date,
+    cast(coalesce(scored.order_count, 0) as bigint) as order_count,
+    {{ money('coalesce(scored.net_revenue_reporting, 0)') }} as net_revenue_reporting,
+    tenant.reporting_currency,
+    cast(scored.recency_days as bigint) as recency_days,
+    cast(scored.r_score as bigint) as r_score,
+    cast(scored.f_score as bigint) as f_score,
+    cast(scored.m_score as bigint) as m_score,
+    case
+        when scored.customer_key is null then 'no_orders'
+        when scored.r_score >= 4 and scored.f_score >= 4 then 'champions'
+        when scored.r_score >= 3 and scored.f_score >= 3 then 'loyal'
+        when scored.r_score >= 4 and scored.f_score = 1 then 'new'
+        when scored.r_score >= 3 then 'promising'
+        when scored.f_score >= 3 then 'at_risk'
+        else 'hibernating'
+    end as rfm_segment
+from sources
+left join described as profile
+    on profile.customer_key = sources.customer_key and profile.record_rank = 1
+left join first_orders
+    on first_orders.customer_key = sources.customer_key
+left join first_order_category as category
+    on category.order_key = first_orders.order_key and category.line_rank = 1
+left join scored
+    on scored.customer_key = sources.customer_key
+cross join tenant

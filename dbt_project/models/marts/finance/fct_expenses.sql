@@ -3,21 +3,36 @@
 -- the transaction date. Tenant-sliced incremental model.
 with expenses as (
     select * from {{ ref('stg_quickbooks__expenses') }}
+),
+
+tenant as (
+    select currency as reporting_currency from {{ ref('stg_platform__tenants') }}
 )
 
 select
-    tenant_id,
-    {{ surrogate_key(['tenant_id', "'quickbooks'", 'expense_id', 'expense_line_id']) }} as expense_line_key,
+    expenses.tenant_id,
+    {{ surrogate_key(['expenses.tenant_id', "'quickbooks'", 'expenses.expense_id', 'expenses.expense_line_id']) }}
+        as expense_line_key,
     'quickbooks' as source,
-    expense_id,
-    expense_line_id,
-    expense_type,
-    txn_date,
-    vendor_name,
-    account_name,
-    cost_category,
-    case when sku is not null then {{ surrogate_key(['tenant_id', 'sku']) }} end as product_key,
-    sku,
-    {{ money('amount') }} as amount,
-    currency
+    expenses.expense_id,
+    expenses.expense_line_id,
+    expenses.expense_type,
+    expenses.txn_date,
+    expenses.vendor_name,
+    expenses.account_name,
+    expenses.cost_category,
+    case when expenses.sku is not null then {{ surrogate_key(['expenses.tenant_id', 'expenses.sku']) }} end
+        as product_key,
+    expenses.sku,
+    expenses.quantity,
+    expenses.unit_cost,
+    {{ money('expenses.amount') }} as amount,
+    expenses.currency,
+    tenant.reporting_currency,
+    {{ fx_rate('expenses.currency', 'tenant.reporting_currency', 'fx.rate') }} as fx_rate,
+    {{ to_reporting('expenses.amount', 'expenses.currency', 'tenant.reporting_currency', 'fx.rate') }}
+        as amount_reporting
 from expenses
+cross join tenant
+left join {{ ref('int_fx_rates_daily') }} as fx
+    on fx.base_currency = expenses.currency and fx.date_day = expenses.txn_date

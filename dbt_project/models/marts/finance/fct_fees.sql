@@ -1,3 +1,8 @@
+{{ config(post_hook=after_commit("{{ pg_indexes([
+    'btree (tenant_id, fee_key)',
+    'btree (tenant_id, order_key)',
+    'brin (posted_date)',
+]) }}")) }}
 -- One row per channel fee of the current tenant (marketplace referral and fulfilment fees, and the part of them
 -- a marketplace gives back on a refund), dated by when the channel posted it. amount > 0 is a cost to the
 -- brand; a fee refund is negative, so sum(amount) is the net fee. Tenant-sliced incremental model.
@@ -13,7 +18,13 @@ with fees as (
 ),
 
 tenant as (
-    select timezone from {{ ref('stg_platform__tenants') }}
+    select timezone, currency as reporting_currency from {{ ref('stg_platform__tenants') }}
+),
+
+dated as (
+    select fees.*, tenant.reporting_currency, {{ local_date('fees.posted_at', 'tenant.timezone') }} as posted_date
+    from fees
+    cross join tenant
 )
 
 select
@@ -32,6 +43,10 @@ select
     {{ money('fees.amount') }} as amount,
     fees.currency,
     fees.posted_at,
-    {{ local_date('fees.posted_at', 'tenant.timezone') }} as posted_date
-from fees
-cross join tenant
+    fees.posted_date,
+    fees.reporting_currency,
+    {{ fx_rate('fees.currency', 'fees.reporting_currency', 'fx.rate') }} as fx_rate,
+    {{ to_reporting('fees.amount', 'fees.currency', 'fees.reporting_currency', 'fx.rate') }} as amount_reporting
+from dated as fees
+left join {{ ref('int_fx_rates_daily') }} as fx
+    on fx.base_currency = fees.currency and fx.date_day = fees.posted_date

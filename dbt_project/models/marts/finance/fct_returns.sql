@@ -15,6 +15,14 @@ with returns as (
 
 tenant as (
     select timezone from {{ ref('stg_platform__tenants') }}
+),
+
+mapped as (
+    -- the catalogue SKU of the channel's seller SKU (seed product_channel_map), as for order lines
+    select returns.*, coalesce(product_map.sku, returns.sku) as catalogue_sku
+    from returns
+    left join {{ ref('stg_reference__product_channel_map') }} as product_map
+        on product_map.channel = returns.channel and product_map.channel_sku = returns.sku
 )
 
 select
@@ -26,14 +34,15 @@ select
     case when returns.line_id is not null
         then {{ surrogate_key(['returns.tenant_id', 'returns.source', 'returns.line_id']) }}
     end as order_line_key,
-    case when returns.sku is not null then {{ surrogate_key(['returns.tenant_id', 'returns.sku']) }} end
+    case when returns.sku is not null then {{ surrogate_key(['returns.tenant_id', 'returns.catalogue_sku']) }} end
         as product_key,
     returns.return_id,
-    returns.sku,
+    returns.catalogue_sku as sku,
+    returns.sku as channel_sku,
     returns.returned_at,
     {{ local_date('returns.returned_at', 'tenant.timezone') }} as return_date,
     cast(returns.returned_quantity as bigint) as returned_quantity,
     returns.reason,
     returns.disposition
-from returns
+from mapped as returns
 cross join tenant

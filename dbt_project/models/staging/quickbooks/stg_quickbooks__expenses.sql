@@ -33,6 +33,8 @@ lines as (
         bill_lines.item_id,
         bill_lines.account_name,
         bill_lines.amount,
+        bill_lines.qty,
+        bill_lines.unit_price,
         bills.currency,
         bills.updated_at
     from bill_lines
@@ -52,6 +54,8 @@ lines as (
         purchase_lines.item_id,
         purchase_lines.account_name,
         purchase_lines.amount,
+        purchase_lines.qty,
+        purchase_lines.unit_price,
         purchases.currency,
         purchases.updated_at
     from purchase_lines
@@ -75,6 +79,10 @@ select
     end as cost_category,
     case when lines.detail_type = 'ItemBasedExpenseLineDetail' then nullif(trim(items.sku), '') end as sku,
     {{ money('lines.amount') }} as amount,
+    -- item-based lines: units received and their unit cost (the cost history of dim_product_costs)
+    {{ unit_price("case when lines.detail_type = 'ItemBasedExpenseLineDetail' then lines.qty end") }} as quantity,
+    {{ unit_price("case when lines.detail_type = 'ItemBasedExpenseLineDetail' then lines.unit_price end") }}
+        as unit_cost,
     lines.currency,
     lines.updated_at
 from lines
