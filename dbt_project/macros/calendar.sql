@@ -39,9 +39,3 @@
   where spine_counter.n <= {{ dbt.datediff('spine_bounds.first_day', 'spine_bounds.last_day', 'day') }}
 {%- endmacro %}
 
-
-{% macro local_midnight(day, timezone) -%}
-  {#- The instant (timestamp with time zone) a calendar day begins in an IANA time zone: for sources that report a
-      date only, so that local_date() of it is that same day. DuckDB (ICU) and PostgreSQL alike. -#}
-  (cast({{ day }} as timestamp) at time zone {{ timezone }})
-{%- endmacro %}

@@ -273,16 +273,22 @@ def land(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[
         con.execute(f"insert into {schema}.{table} values ({', '.join('?' * len(values))})", values)
 
 
+def land_scenario(con) -> None:
+    """The registry and both tenants' raw tables, through ``con`` (a DuckDB connection, or anything with its
+    ``execute(sql, params)``)."""
+    land(con, "raw_platform", "tenants", PLATFORM_TENANTS, TENANTS)
+    for table, rows in ACME_SHOPIFY.items():
+        land(con, f"raw_shopify__{TENANT_A}", table, SHOPIFY[table], rows)
+    for table, rows in ACME_FILES.items():
+        land(con, f"raw_files__{TENANT_A}", table, FILES[table], rows, dlt_columns=table != "quarantine")
+    for table, rows in BOREALIS_SHOPIFY.items():
+        without = (BOREALIS_ORDERS_WITHOUT,) if table == "orders" else ()
+        land(con, f"raw_shopify__{TENANT_B}", table, SHOPIFY[table], rows, without=without)
+
+
 def land_warehouse(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
-        land(con, "raw_platform", "tenants", PLATFORM_TENANTS, TENANTS)
-        for table, rows in ACME_SHOPIFY.items():
-            land(con, f"raw_shopify__{TENANT_A}", table, SHOPIFY[table], rows)
-        for table, rows in ACME_FILES.items():
-            land(con, f"raw_files__{TENANT_A}", table, FILES[table], rows, dlt_columns=table != "quarantine")
-        for table, rows in BOREALIS_SHOPIFY.items():
-            without = (BOREALIS_ORDERS_WITHOUT,) if table == "orders" else ()
-            land(con, f"raw_shopify__{TENANT_B}", table, SHOPIFY[table], rows, without=without)
+        land_scenario(con)
 
 
 # --- running dbt as the orchestration does: one tenant per invocation ----------------------------------------

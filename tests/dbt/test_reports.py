@@ -42,19 +42,12 @@ import pytest
 import yaml
 
 from tests.dbt.conftest import (
-    ACME_FILES,
-    ACME_SHOPIFY,
-    BOREALIS_ORDERS_WITHOUT,
-    BOREALIS_SHOPIFY,
-    FILES,
-    PLATFORM_TENANTS,
     PROJECT,
-    SHOPIFY,
     TENANT_A,
     TENANT_B,
-    TENANTS,
     DbtRun,
     land,
+    land_scenario,
     run_dbt,
     ts,
 )
@@ -129,14 +122,7 @@ ACME_META = {"ad_insights": [ad_day(date(2025, 1, 3), "a1", "40.00"), ad_day(dat
 
 def land_everything(con) -> None:
     """conftest's two tenants exactly as conftest lands them, plus acme's Amazon account and Meta ads."""
-    land(con, "raw_platform", "tenants", PLATFORM_TENANTS, TENANTS)
-    for table, rows in ACME_SHOPIFY.items():
-        land(con, f"raw_shopify__{TENANT_A}", table, SHOPIFY[table], rows)
-    for table, rows in ACME_FILES.items():
-        land(con, f"raw_files__{TENANT_A}", table, FILES[table], rows, dlt_columns=table != "quarantine")
-    for table, rows in BOREALIS_SHOPIFY.items():
-        without = (BOREALIS_ORDERS_WITHOUT,) if table == "orders" else ()
-        land(con, f"raw_shopify__{TENANT_B}", table, SHOPIFY[table], rows, without=without)
+    land_scenario(con)
     for source, tables in (("amazon", ACME_AMAZON), ("meta_ads", ACME_META)):
         columns = source_tables(source)
         for table, records in tables.items():

@@ -5,8 +5,8 @@ rows (its ``land`` helper, through a psycopg2 cursor), under the slug ``kumo`` p
 ``product_channel_map`` seed maps to Amazon ASINs, so ``dim_products.channel_ids`` holds real ids. Then ``dbt build``
 runs twice on the production profile: kumo, then another tenant (acme, the same rows) on the same tables. Every
 index this file expects must exist after the first build with its access method and, for partial ones, its
-predicate; the second build must neither add nor rename any (and execute no ``create index`` at all); the GIN index must serve
-``channel_ids @> ...``. The same project built on DuckDB must work and leave no index behind.
+predicate; the second build must neither add nor rename any (and execute no ``create index`` at all); the GIN
+index must serve ``channel_ids @> ...``. The same project built on DuckDB must work and leave no index behind.
 """
 
 from __future__ import annotations

@@ -191,7 +191,7 @@ CONTRACT = {
     "stg_amazon__refunds": ["tenant_id", "refund_line_id", "order_id", "line_id", "refunded_at",
                             "refunded_quantity", "refunded_amount", "refunded_tax_amount"],
     "stg_amazon__fees": ["tenant_id", "fee_id", "order_id", "line_id", "channel", "fee_type", "amount", "currency",
-                         "posted_at"],
+                         "posted_at", "posted_on"],
     "stg_amazon__inventory": ["tenant_id", "snapshot_date", "sku", "channel", "fulfillable_quantity",
                               "inbound_quantity", "reserved_quantity"],
 }

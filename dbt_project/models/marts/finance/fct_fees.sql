@@ -12,7 +12,8 @@ with fees as (
 
     union all
     {% endif %}
-    select tenant_id, '{{ src }}' as source, fee_id, order_id, line_id, channel, fee_type, amount, currency, posted_at
+    select tenant_id, '{{ src }}' as source, fee_id, order_id, line_id, channel, fee_type, amount, currency, posted_at,
+           posted_on
     from {{ ref('stg_' ~ src ~ '__fees') }}
     {%- endfor %}
 ),
@@ -22,7 +23,12 @@ tenant as (
 ),
 
 dated as (
-    select fees.*, tenant.reporting_currency, {{ local_date('fees.posted_at', 'tenant.timezone') }} as posted_date
+    select
+        fees.*,
+        tenant.reporting_currency,
+        -- a source that reports the posting day only (posted_on: Walmart) keeps its day; an instant (Amazon)
+        -- falls on its day in the tenant's time zone
+        coalesce(fees.posted_on, {{ local_date('fees.posted_at', 'tenant.timezone') }}) as posted_date
     from fees
     cross join tenant
 )

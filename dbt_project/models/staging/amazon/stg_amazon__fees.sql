@@ -44,5 +44,6 @@ select
     fee_type,
     {{ money('amount') }} as amount,
     currency,
-    posted_at
+    posted_at,
+    cast(null as date) as posted_on  -- PostedDate is an instant: fct_fees takes its day in the tenant's time zone
 from fees

@@ -3,10 +3,6 @@
 -- commission back (referral_refund, negative here). Walmart signs amounts from the seller's side, hence the minus.
 with fees as (
     select * from {{ tenant_source('walmart', 'fees') }} as src
-),
-
-tenant as (
-    select timezone from {{ ref('stg_platform__tenants') }}
 )
 
 select
@@ -25,8 +21,8 @@ select
     end as fee_type,
     {{ money('-amount') }} as amount,
     upper(currency) as currency,
-    -- the report carries the posting DATE only (landed as midnight UTC): Walmart's day, kept as that same day in
-    -- the tenant's time zone (its local midnight), so fct_fees dates the fee on the day Walmart reports
-    {{ local_midnight(local_date('posted_at', "'UTC'"), 'tenant.timezone') }} as posted_at
+    posted_at,
+    -- the report carries the posting DATE only (landed as midnight UTC): fct_fees dates the fee on that day, the
+    -- day Walmart reports, instead of converting a midnight that never happened to the tenant's time zone
+    {{ local_date('posted_at', "'UTC'") }} as posted_on
 from fees
-cross join tenant
