@@ -48,8 +48,11 @@ demo: manifest $(DAGSTER_HOME)/dagster.yaml ## Run the whole platform end to end
 dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3000 over what the demo built
 	exec env --default-signal=INT,TERM $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: manifest ## Install and run the test suite
-	$(VENV)/bin/pytest
+# pytest-xdist: one worker per core, a test file per worker at a time (module fixtures stay built once).
+TEST_WORKERS ?= auto
+
+test: manifest ## Install and run the test suite (in parallel: TEST_WORKERS=1 runs it serially)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: manifest ## Benchmarks, printed as tables: a 100k-order Shopify import through the API path; one new day in the sales cube
 	$(PY) tests/benchmarks/bench_shopify_import.py

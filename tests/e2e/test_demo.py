@@ -23,6 +23,7 @@ from sandbox.meta_ads.truth import ad_spend_truth
 from sandbox.truth import MARKETPLACES, daily_sales_truth, marketplace, sales_truth
 from sandbox.world import WorldSpec, build_world
 from sandbox.world.marketplace_returns import returns_truth, simulate_returns
+from tests.support.dbt_manifest import fresh_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -82,6 +83,7 @@ def table_counts(db: Path) -> dict[str, int]:
 
 
 def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
+    fresh_manifest()  # the demo's Dagster definitions read it
     home = tmp_path / "omni"
     demo_registry(home)
     first = run_demo(home)

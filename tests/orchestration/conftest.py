@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.dbt_manifest import fresh_manifest
+
 REPO = Path(__file__).resolve().parents[2]
-DBT = REPO / ".venv" / "bin" / "dbt"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """dagster-dbt reads target/manifest.json when definitions load: parse the project once per session."""
-    subprocess.run([str(DBT), "parse", "--quiet"], cwd=REPO / "dbt_project", check=True)
-    return REPO / "dbt_project" / "target" / "manifest.json"
+    """dagster-dbt reads target/manifest.json when definitions load: a fresh one, parsed once at most."""
+    return fresh_manifest()
 
 
 @pytest.fixture

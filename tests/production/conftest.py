@@ -4,7 +4,6 @@ The slice machinery itself is in slice.py (it also runs as a process of its own)
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,16 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.databases import throwaway_database
-
-REPO = Path(__file__).resolve().parents[2]
-DBT = REPO / ".venv" / "bin" / "dbt"
+from tests.support.dbt_manifest import fresh_manifest
 
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_manifest() -> Path:
-    """dagster-dbt reads target/manifest.json when definitions load: parse the project once per session."""
-    subprocess.run([str(DBT), "parse", "--quiet"], cwd=REPO / "dbt_project", check=True)
-    return REPO / "dbt_project" / "target" / "manifest.json"
+    """dagster-dbt reads target/manifest.json when definitions load: a fresh one, parsed once at most."""
+    return fresh_manifest()
 
 
 @pytest.fixture(scope="module")
