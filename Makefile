@@ -54,9 +54,12 @@ TEST_WORKERS ?= auto
 test: manifest ## Install and run the test suite (in parallel: TEST_WORKERS=1 runs it serially)
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: manifest ## Benchmarks, printed as tables: a 100k-order Shopify import through the API path; one new day in the sales cube
+bench: manifest ## Benchmarks, printed as tables: 100k-order Shopify import; one new day in the sales cube; the models vs their oracles at 10k SKUs
 	$(PY) tests/benchmarks/bench_shopify_import.py
 	$(PY) tests/benchmarks/bench_incremental_cube.py
+	$(PY) tests/benchmarks/bench_forecast.py
+	$(PY) tests/benchmarks/bench_churn_returns.py
+	$(PY) tests/benchmarks/bench_pricing_recommend.py
 
 lint: install ## Static checks: ruff, then dbt parse
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource
 from orchestration.connectors import CONNECTORS
 from orchestration.defs.automation import automation
 from orchestration.defs.ingestion import ingestion_assets
+from orchestration.defs.ml import ml_assets, ml_automation
 from orchestration.defs.platform import platform_assets
 from orchestration.defs.transformation import dbt_resource, transformation_assets
 from orchestration.defs.webhooks import webhook_sensor
@@ -21,14 +22,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     registry = load_registry(settings.tenants_file)
     partitions = tenant_partitions(registry)
     jobs, schedule = automation(registry, partitions, list(CONNECTORS))
+    ml_job, ml_schedule = ml_automation(registry)
     return dg.Definitions(
         assets=[
             *platform_assets(registry, partitions),
             *ingestion_assets(registry, partitions, settings),
             *transformation_assets(partitions),
+            *ml_assets(partitions),
         ],
-        jobs=jobs,
-        schedules=[schedule],
+        jobs=[*jobs, ml_job],
+        schedules=[schedule, ml_schedule],
         sensors=[webhook_sensor(registry)],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
     )

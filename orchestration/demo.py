@@ -3,8 +3,9 @@
 Starts the sandbox (the local twin of the channel APIs), drops each tenant's wholesale CSV files (with a few
 malformed rows, to show quarantine) or seeds its ERP database, runs the ``tenant_refresh`` job once per tenant
 through Dagster (runs are recorded in DAGSTER_HOME, so ``make dev`` shows them; a tenant whose source failed gets
-its dbt slice built on what did land), stops the sandbox, prints a table per tenant and channel and the top lines
-of each report (orchestration/report_preview.py), and lists the
+its dbt slice built on what did land), stops the sandbox, trains and scores every model per tenant (the
+``tenant_ml`` job, orchestration/ml_summary.py), prints a table per tenant and channel, the top lines of each
+report (orchestration/report_preview.py) and a line per model and tenant, and lists the
 sources that failed. Running it again changes no row count: every load merges on its keys and every mart
 replaces its slice.
 """
@@ -25,6 +26,7 @@ from orchestration.connectors.files import FilesSourceConfig
 from orchestration.connectors.sql_database import SqlDatabaseSourceConfig, resolved_url
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_keys
+from orchestration.ml_summary import print_model_table, train_all
 from orchestration.report_preview import print_report_previews
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.tenants import TenantRegistry, load_registry
@@ -222,10 +224,17 @@ def main() -> int:
     print(f"Serving it on 127.0.0.1:{port}; refreshing {len(registry.tenants)} tenants …", flush=True)
     with SandboxServer(spec, port=port):
         outcomes = refresh_all(settings, registry)
+    built_tenants = [o.slug for o in outcomes if o.ok]
+    print(f"Training and scoring the models of {len(built_tenants)} tenants (tenant_ml) …", flush=True)
+    models, models_failed = train_all(build_definitions(settings), dg.DagsterInstance.get(), built_tenants,
+                                      settings.home / "logs", QUIET)
     print_summary(settings, registry)
     with connect(settings) as con:
-        print_report_previews(con, [o.slug for o in outcomes if o.ok])
-    as_expected = report_failures(outcomes)
+        print_report_previews(con, built_tenants)
+    print_model_table(models)
+    as_expected = report_failures(outcomes) and not models_failed
+    for slug, steps in models_failed.items():
+        print(f"FAILED models of tenant {slug}: {steps} (see {settings.home / 'logs'})", file=sys.stderr)
     built = sum(o.ok for o in outcomes)
     print(f"\nDone in {time.monotonic() - started:.0f}s; {built} of {len(outcomes)} tenants built.")
     return 0 if as_expected else 1

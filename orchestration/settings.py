@@ -49,6 +49,7 @@ class Settings:
     duckdb_path: Path
     tenants_file: Path
     postgres: PostgresSettings
+    mlflow_tracking_uri: str = ""  # empty: the embedded store under OMNI_HOME/mlflow (see ``mlflow_uri``)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -69,12 +70,24 @@ class Settings:
                 password=env.get("OMNI_PG_PASSWORD", ""),
                 database=env.get("OMNI_PG_DATABASE", "omni"),
             ),
+            mlflow_tracking_uri=env.get("OMNI_MLFLOW_TRACKING_URI", ""),
         )
 
     @property
     def dlt_pipelines_dir(self) -> Path:
         """dlt's working state, kept under OMNI_HOME (dlt would otherwise write /var/dlt as root)."""
         return self.home / "dlt"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        """MLflow's embedded store (sqlite) and every tenant's artifacts."""
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The MLflow tracking store: ``OMNI_MLFLOW_TRACKING_URI`` (e.g. a PostgreSQL database in production),
+        else the embedded sqlite file under ``mlflow_dir``."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     def dbt_env(self) -> dict[str, str]:
         """The environment dbt needs to reach the same warehouse (its profiles.yml reads these)."""

@@ -16,6 +16,7 @@ from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
 RAW = "raw"
+ML = "ml"  # the models' assets ml/<model> and their group (orchestration/defs/ml.py)
 
 
 def raw_asset_key(source: str, resource: str) -> dg.AssetKey:

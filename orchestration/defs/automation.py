@@ -6,9 +6,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from orchestration.tenants import Tenant, TenantRegistry
-from orchestration.translators import RAW
+from orchestration.translators import ML, RAW
 
 REFRESH_JOB = "tenant_refresh"
+# landings and dbt; the models train in their own job (tenant_ml, orchestration/defs/ml.py)
+WAREHOUSE_GRAPH = dg.AssetSelection.all() - dg.AssetSelection.groups(ML)
 TRANSFORM_JOB = "tenant_transform"
 HOURLY_CRON = "5 * * * *"
 LOCAL_REFRESH_HOUR = 1  # 01:05 in the tenant's own time zone: yesterday is complete everywhere it sells
@@ -19,8 +21,8 @@ def missing_sources(tenant: Tenant, all_sources: list[str]) -> list[str]:
 
 
 def tenant_selection(tenant: Tenant, all_sources: list[str]) -> dg.AssetSelection:
-    """Everything for one tenant, minus the raw landings of sources it does not have."""
-    selection = dg.AssetSelection.all()
+    """Everything but the models for one tenant, minus the raw landings of sources it does not have."""
+    selection = WAREHOUSE_GRAPH
     for source in missing_sources(tenant, all_sources):
         selection = selection - dg.AssetSelection.groups(f"{RAW}_{source}")
     return selection
@@ -43,14 +45,14 @@ def automation(
     """
     job = dg.define_asset_job(
         REFRESH_JOB,
-        selection=dg.AssetSelection.all(),
+        selection=WAREHOUSE_GRAPH,
         partitions_def=partitions,
         description="Land one tenant's sources, then build its dbt slice (partition = tenant). Select the tenant's "
                     "own sources (as the daily schedule does): a source the tenant lacks fails its step.",
     )
     transform = dg.define_asset_job(
         TRANSFORM_JOB,
-        selection=dg.AssetSelection.all() - dg.AssetSelection.key_prefixes([RAW]),
+        selection=WAREHOUSE_GRAPH - dg.AssetSelection.key_prefixes([RAW]),
         partitions_def=partitions,
         description="Build one tenant's dbt slice on what has landed, without landing anything.",
     )

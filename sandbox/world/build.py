@@ -13,7 +13,14 @@ from sandbox.world.customers import draw_population, purchase_times
 from sandbox.world.fx import daily_rates
 from sandbox.world.inventory import run_inventory
 from sandbox.world.money import MICRO, convert, rate_decimal
-from sandbox.world.orders import draw_baskets, fulfilled, online_drafts, price_online, units_per_purchase
+from sandbox.world.orders import (
+    draw_baskets,
+    draw_tastes,
+    expected_units_by_variant,
+    fulfilled,
+    online_drafts,
+    price_online,
+)
 from sandbox.world.people import customer_records, customer_truth
 from sandbox.world.returns import draw_returns
 from sandbox.world.shop import LINE_COLUMNS, ShopWorld, with_activity, with_refunds
@@ -34,10 +41,11 @@ def build_shop(spec: WorldSpec, shop: ShopSpec) -> ShopWorld:
     catalog = build_catalog(shop, calendar, rng("catalog"))
     shares = catalog.demand_shares(calendar)
     population = draw_population(shop, calendar, rng("customers"))
-    expected_units = population.expected_orders(calendar)[:, None] * units_per_purchase() * shares
+    tastes = draw_tastes(len(population), shares, catalog.category, len(catalog.categories), rng("tastes"))
+    expected_units = expected_units_by_variant(population, tastes, calendar, shares)
 
     purchases = purchase_times(population, calendar, rng("purchases"))
-    baskets = draw_baskets(purchases.day, shares, rng("baskets"))
+    baskets = draw_baskets(purchases.day, shares, rng("baskets"), tastes.category[purchases.customer], tastes)
     stock = run_inventory(expected_units, catalog.available_from, purchases.day[baskets.purchase],
                           baskets.variant, baskets.quantity, rng("inventory"))
     purchases, baskets = fulfilled(purchases, baskets, stock.served)

@@ -11,8 +11,10 @@ Every number asserted in test_tenant_slices.py is computed by hand in the commen
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pickle
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -356,8 +358,22 @@ class Scenario:
 
 
 @pytest.fixture(scope="session")
-def scenario(tmp_path_factory) -> Scenario:
-    workdir = tmp_path_factory.mktemp("dbt")
+def scenario(tmp_path_factory, worker_id) -> Scenario:
+    """Built once per session; under pytest-xdist once for all workers (the first builds it under a file lock,
+    the others read the pickled result: every test only reads the scenario's warehouse)."""
+    if worker_id == "master":
+        return build_scenario(tmp_path_factory.mktemp("dbt"))
+    shared = tmp_path_factory.getbasetemp().parent / "dbt_scenario"
+    shared.mkdir(exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / "scenario.pickle"
+        if not built.exists():
+            built.write_bytes(pickle.dumps(build_scenario(shared)))
+        return pickle.loads(built.read_bytes())
+
+
+def build_scenario(workdir: Path) -> Scenario:
     db = workdir / "warehouse.duckdb"
     land_warehouse(db)
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from mlflow.tracking import MlflowClient
 
+from models_ml.catalogue import MODELS
 from orchestration.demo import DELIBERATELY_BROKEN
 from orchestration.tenants import load_registry
 from sandbox.fx_rates import published_rates
@@ -82,6 +84,7 @@ def table_counts(db: Path) -> dict[str, int]:
         return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
 
 
+@pytest.mark.timeout(1800)  # two whole demo runs, models included (~8 min on 2 free cores)
 def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
     fresh_manifest()  # the demo's Dagster definitions read it
     home = tmp_path / "omni"
@@ -133,10 +136,57 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
             total_net = sum(figures["net"] for figures in truth.values())
             assert f"{total_net:,.2f}" in first.stdout
 
-    counts = table_counts(db)
+    assert_models_are_per_tenant(db, home, registry.slugs, first.stdout)
+
+    counts, predictions = table_counts(db), prediction_digests(db)
     second = run_demo(home)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert table_counts(db) == counts
+    # nothing changed, so no model retrained: every run is reused and every prediction is the same
+    assert model_lines(second.stdout) == {(slug, spec.name): ("1", "reused") for slug in registry.slugs
+                                          for spec in MODELS}
+    assert prediction_digests(db) == predictions
+
+
+def model_lines(stdout: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """The demo's model table: (tenant, model) -> (version, state)."""
+    names = {spec.name for spec in MODELS}
+    rows = [line.split() for line in stdout.splitlines()]
+    return {(row[0], row[1]): (row[2], row[3]) for row in rows if len(row) > 4 and row[1] in names}
+
+
+def prediction_digests(db: Path) -> dict[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {spec.table: con.execute(f"select md5(string_agg(t::varchar, '|' order by t::varchar)) "
+                                        f"from ml.{spec.table} t").fetchone()[0] for spec in MODELS}
+
+
+def assert_models_are_per_tenant(db: Path, home: Path, slugs: list[str], stdout: str) -> None:
+    """Every model trained for every tenant, version 1 registered under the tenant's own name; every prediction
+    row names only the tenant's own SKUs, customers and lines; MLflow keeps each tenant's artifacts apart."""
+    lines = model_lines(stdout)
+    assert set(lines) == {(slug, spec.name) for slug in slugs for spec in MODELS}
+    assert {version for version, _ in lines.values()} == {"1"}
+    assert {state for _, state in lines.values()} <= {"promoted", "candidate"}  # candidate: lost to its baseline
+    assert lines[("northwind", "demand_forecast")] == ("1", "promoted")
+    own = {"sku": "select sku from marts.dim_products where tenant_id = ?",
+           "customer_key": "select customer_key from marts.dim_customers where tenant_id = ?",
+           "order_line_key": "select order_line_key from marts.fct_order_lines where tenant_id = ?"}
+    with duckdb.connect(str(db), read_only=True) as con:
+        for spec in MODELS:
+            for slug in slugs:
+                rows = con.execute(f"select count(*) from ml.{spec.table} where tenant_id = ?", [slug]).fetchone()[0]
+                assert rows > 0, (spec.table, slug)
+                for column, sql in own.items():
+                    if column in spec.columns:
+                        foreign = con.execute(f"select count(*) from ml.{spec.table} p where tenant_id = ? and "
+                                              f"{column} not in ({sql})", [slug, slug]).fetchone()[0]
+                        assert foreign == 0, (spec.table, slug, column)
+    client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    registered = sorted(m.name for m in client.search_registered_models())
+    assert registered == sorted(f"{slug}__{spec.name}" for slug in slugs for spec in MODELS)
+    artifacts = home / "mlflow" / "artifacts"
+    assert sorted(p.name for p in artifacts.iterdir()) == sorted(slugs)
 
 
 def cents(value: int) -> Decimal:

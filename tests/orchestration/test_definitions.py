@@ -9,8 +9,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from models_ml.catalogue import MODELS
 from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB, tenant_selection
+from orchestration.defs.ml import ML_JOB
 from orchestration.defs.transformation import dbt_build_args
 from orchestration.settings import Settings
 from orchestration.tenants import load_registry
@@ -106,3 +108,23 @@ def test_daily_refresh_runs_each_tenant_after_its_own_midnight(platform_env):
         assert sources == set(registry.get(slug).sources), slug
         assert any(key.path[0] == "marts" for key in selection)
         assert set(selection) <= graph.get_all_asset_keys()
+
+
+def test_models_train_in_their_own_job_daily_after_each_tenants_refresh(platform_env):
+    from datetime import UTC, datetime
+
+    defs = build_definitions(Settings.from_env())
+    graph = defs.resolve_asset_graph()
+    models = {key for key in graph.get_all_asset_keys() if key.path[0] == "ml"}
+    assert models == {dg.AssetKey(["ml", spec.name]) for spec in MODELS}
+    # a refresh (the schedule's, a webhook's) never retrains; tenant_ml runs the models only
+    assert not models & set(defs.resolve_job_def(REFRESH_JOB).asset_layer.selected_asset_keys)
+    assert set(defs.resolve_job_def(ML_JOB).asset_layer.selected_asset_keys) == models
+    schedule, instance, requested = defs.resolve_schedule_def("daily_tenant_ml"), dg.DagsterInstance.ephemeral(), []
+    for hour in range(24):
+        tick = datetime(2026, 11, 24, hour, 15, tzinfo=UTC)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick,
+                                            repository_def=defs.get_repository_def())
+        requested += [(tick.hour, r.partition_key) for r in schedule.evaluate_tick(context).run_requests]
+    # 03:15 local, two hours after the 01:05 refresh: Berlin at 02:15 UTC, London 03:15, New York 08:15
+    assert requested == [(2, "alpine"), (3, "kumo"), (8, "northwind")]

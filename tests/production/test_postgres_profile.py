@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -357,3 +357,62 @@ def test_docker_compose_runs_the_production_profile_against_its_postgres():
     assert settings.profile == "production"
     assert (settings.postgres.host, settings.postgres.user, settings.postgres.database) == (
         "postgres", database["USER"], database["DB"])
+
+
+# --- the models on PostgreSQL ---------------------------------------------------------------------------------
+
+def profile_settings(warehouses: Warehouses, profile: str):
+    from orchestration.settings import Settings
+
+    if profile == "production":
+        return Settings.from_env(warehouses.production.env)
+    return Settings.from_env({"OMNI_PROFILE": "embedded", "OMNI_DUCKDB_PATH": str(warehouses.duckdb_path)})
+
+
+def test_the_models_read_identical_frames_from_both_warehouses(warehouses):
+    """The ML frames come from the same SQL on both profiles: identical values and types, so a deterministic
+    model trained on either gives the same predictions."""
+    from polars.testing import assert_frame_equal
+
+    from orchestration.defs.ml import read_frames
+
+    pg = read_frames(profile_settings(warehouses, "production"), SHOP)
+    duck = read_frames(profile_settings(warehouses, "embedded"), SHOP)
+    for name in ("sales_daily", "products", "order_lines", "orders", "customers"):
+        assert getattr(pg, name).height > 0, name
+        assert_frame_equal(getattr(pg, name), getattr(duck, name), check_exact=True)
+    assert pg.as_of == duck.as_of == date(2025, 3, 1)  # the world's 60th day
+
+
+def test_prediction_tables_on_postgres_replace_one_tenant_slice_with_exact_money(warehouses):
+    """A model's predictions written to PostgreSQL: money as numeric(18,2) rounded to the cent, the tenant's
+    slice replaced in one transaction, another tenant's rows untouched."""
+    import polars as pl
+
+    from models_ml.catalogue import model
+    from orchestration.predictions import replace_slice
+
+    settings, spec = profile_settings(warehouses, "production"), model("pricing")
+
+    def frame(price: float, version: int) -> pl.DataFrame:
+        row = {name: None for name in spec.columns} | {
+            "sku": "SKU-1", "current_price": 19.99, "recommended_price": price, "margin_impact_30d": -3.5,
+            "elasticity": -2.5, "guardrail": "max_decrease"}
+        return pl.DataFrame([row], schema={name: (pl.Utf8 if kind in ("varchar",) else pl.Float64)
+                                           for name, kind in spec.columns.items()}).with_columns(
+            as_of_date=pl.lit(date(2025, 3, 1)), model_version=pl.lit(version, dtype=pl.Int64),
+            run_id=pl.lit(f"run{version}"))
+
+    assert replace_slice(settings, spec.table, spec.columns, spec.key, "othershop", frame(9.99, 7)) == 1
+    replace_slice(settings, spec.table, spec.columns, spec.key, SHOP, frame(17.991, 1))
+    replace_slice(settings, spec.table, spec.columns, spec.key, SHOP, frame(18.005, 2))
+    with pg_connect(warehouses.pg_url) as con, con.cursor() as cur:
+        cur.execute(f"select tenant_id, recommended_price, margin_impact_30d, model_version, run_id "
+                    f"from ml.{spec.table} order by tenant_id")
+        rows = cur.fetchall()
+        cur.execute("select data_type, numeric_precision, numeric_scale from information_schema.columns "
+                    f"where table_schema = 'ml' and table_name = '{spec.table}' and column_name = 'recommended_price'")
+        kind = cur.fetchone()
+    assert rows == [("othershop", Decimal("9.99"), Decimal("-3.50"), 7, "run7"),
+                    (SHOP, Decimal("18.01"), Decimal("-3.50"), 2, "run2")]
+    assert kind == ("numeric", 18, 2)

@@ -243,6 +243,32 @@ def test_truth_demand_is_the_mean_before_stockouts(shop):
     assert before_launch["expected_units"].max() == 0
 
 
+def test_repeat_buyers_come_back_to_their_category_and_the_truth_knows_it(shop):
+    lines = (shop.order_lines.join(online(shop).select("order_id", "customer_id", "created_at"), on="order_id")
+             .join(shop.products.select("product_id", category="product_type"), on="product_id")
+             .with_columns(order_no=pl.col("created_at").rank("dense").over("customer_id")))
+    reference = (lines.filter(pl.col("order_no") == 1).sort("line_id").group_by("customer_id")
+                 .agg(reference=pl.col("category").first()))
+    later = lines.filter(pl.col("order_no") > 1).join(reference, on="customer_id")
+    assert later.height > 1000
+    same = (later["category"] == later["reference"]).mean()
+    # what independent baskets would give: P(reference = c) × P(a later line is in c), summed over c
+    line_mix = later["category"].value_counts(normalize=True)
+    reference_mix = later.unique("customer_id")["reference"].value_counts(normalize=True)
+    independent = (reference_mix.join(line_mix, left_on="reference", right_on="category")
+                   .select((pl.col("proportion") * pl.col("proportion_right")).sum()).item())
+    assert same > independent + 0.1, (same, independent)
+    # the truth follows the tastes: expected units per category match what was asked for (sold + lost)
+    category = shop.variants.join(shop.products.select("product_id", category="product_type"), on="product_id")
+    per_category = (shop.truth_demand.join(shop.inventory_daily, on=["date", "variant_id"])
+                    .join(category.select("variant_id", "category"), on="variant_id")
+                    .group_by("category")
+                    .agg(expected=pl.col("expected_units").sum(),
+                         realised=(pl.col("units_sold") + pl.col("units_lost")).sum()))
+    assert per_category.height == 2
+    assert ((per_category["realised"] / per_category["expected"] - 1).abs() < 0.05).all(), per_category
+
+
 def test_customers_arrive_come_back_and_churn(shop):
     orders = online(shop)
     people = shop.customers.filter(pl.col("acquisition_channel") != "wholesale")
