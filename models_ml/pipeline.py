@@ -61,7 +61,10 @@ def run_model(spec: ModelSpec, frames: MlFrames, store: tracking.MlflowStore, te
 
     record = tracking.find_run(store, tenant, spec.name, fingerprint)
     if record is None:
-        trained = spec.module.train(*inputs, as_of=as_of, **spec.params)
+        try:
+            trained = spec.module.train(*inputs, as_of=as_of, **spec.params)
+        except ValueError as exc:  # e.g. too little history for the backtest: say whose
+            raise ValueError(f"tenant {tenant!r}, model {spec.name!r}: {exc}") from exc
         record = tracking.record_training(store, tenant, spec.name, trained, primary_metric=spec.primary_metric,
                                           higher_is_better=spec.higher_is_better, fingerprint=fingerprint)
     champion = tracking.load_champion(store, tenant, spec.name)

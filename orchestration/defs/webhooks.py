@@ -25,6 +25,7 @@ import time
 
 import dagster as dg
 
+from orchestration.defs.automation import WAREHOUSE_GRAPH
 from orchestration.settings import Settings
 from orchestration.tenants import TenantRegistry
 from orchestration.webhooks.app import secret_variable
@@ -38,8 +39,8 @@ WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dagst
 
 
 def webhook_selection() -> dg.AssetSelection:
-    """The Shopify landing and everything built from it."""
-    return dg.AssetSelection.groups("raw_shopify").downstream()
+    """The Shopify landing and every dbt model built from it (the models retrain on their own schedule)."""
+    return dg.AssetSelection.groups("raw_shopify").downstream() & WAREHOUSE_GRAPH
 
 
 def webhook_tenants(registry: TenantRegistry) -> list[str]:
