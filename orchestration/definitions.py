@@ -21,7 +21,7 @@ from orchestration.tenants import load_registry
 def build_definitions(settings: Settings) -> dg.Definitions:
     registry = load_registry(settings.tenants_file)
     partitions = tenant_partitions(registry)
-    jobs, schedule = automation(registry, partitions, list(CONNECTORS))
+    jobs, schedule = automation(registry, list(CONNECTORS))
     ml_job, ml_schedule = ml_automation(registry)
     return dg.Definitions(
         assets=[

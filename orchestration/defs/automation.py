@@ -34,9 +34,7 @@ def tenant_keys(tenant: Tenant, all_sources: list[str], asset_graph) -> list[dg.
     return sorted(tenant_selection(tenant, all_sources).resolve(asset_graph))
 
 
-def automation(
-    registry: TenantRegistry, partitions: dg.PartitionsDefinition, sources: list[str]
-) -> tuple[list[object], dg.ScheduleDefinition]:
+def automation(registry: TenantRegistry, sources: list[str]) -> tuple[list[object], dg.ScheduleDefinition]:
     """The ``tenant_refresh`` and ``tenant_transform`` jobs (unresolved asset jobs) and the daily schedule.
 
     In one refresh run a failed source skips the tenant's dbt step (nothing is built on half a landing);
@@ -46,14 +44,12 @@ def automation(
     job = dg.define_asset_job(
         REFRESH_JOB,
         selection=WAREHOUSE_GRAPH,
-        partitions_def=partitions,
         description="Land one tenant's sources, then build its dbt slice (partition = tenant). Select the tenant's "
                     "own sources (as the daily schedule does): a source the tenant lacks fails its step.",
     )
     transform = dg.define_asset_job(
         TRANSFORM_JOB,
         selection=WAREHOUSE_GRAPH - dg.AssetSelection.key_prefixes([RAW]),
-        partitions_def=partitions,
         description="Build one tenant's dbt slice on what has landed, without landing anything.",
     )
 

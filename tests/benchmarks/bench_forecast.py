@@ -7,6 +7,12 @@
     Σ scale × days, the model's metric) and as the plain mean of the SKUs' MASEs.
     Coverage is the mid-quantile coverage of integer counts (intervals.covered_fraction); "strict" counts
     lower ≤ units ≤ upper.
+    Rolling origins: the same judgement at up to ROLLING_ORIGINS origins ROLLING_STEP days apart (the latest
+    is the window above), each trained on the days up to it and scored on its own 180 days inside the world,
+    as long as the origin leaves the model its full history (last year's season in the offset, for the final
+    model and for its backtest: ``first_rolling_origin``); MAE model / oracle / seasonal-naive, bias and
+    coverage 80 / 95 per shop and origin, then pooled over a shop's origins and over all shops (sums of
+    |error| over all cells ÷ the oracle's).
 (b) scale: a shop with ≥ 10,000 SKUs (4,100 products × ~2.5 variants, two years; built in a child process and
     handed over as Parquet): time to train (with its backtest) and to score 180 days, and the peak RSS of the
     model's process, against the 2-minute budget.
@@ -29,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from models_ml.forecast import lightgbm_model
 from models_ml.forecast import model as forecast
 from models_ml.forecast.baselines import mase_scale, seasonal_naive
 from models_ml.forecast.intervals import covered_fraction, strict_coverage
@@ -38,6 +45,8 @@ from sandbox.world import ShopSpec, WorldSpec, build_world
 
 REPO = Path(__file__).resolve().parents[2]
 HOLDOUT = 180
+ROLLING_ORIGINS = 3
+ROLLING_STEP = 42  # days between rolling origins (six weeks: every origin on the same weekday)
 BUDGET_S = 120.0
 
 
@@ -53,10 +62,27 @@ def truth_frame(shop, after: date) -> pl.DataFrame:
             .select("sku", "date", "expected_units"))
 
 
-def holdout_scores(shop) -> dict[str, float]:
-    frames = shop_frames(shop)
-    end = frames.sales_daily["date"].max()
-    as_of = end - timedelta(days=HOLDOUT)
+def first_rolling_origin(start: date) -> date:
+    """The earliest origin the rolling evaluation may use: the model forecasts with last year's season in its
+    offset, and so does its backtest (≥ MIN_BACKTEST_DAYS before the origin) — an earlier origin would judge a
+    different model (see model.backtest_horizon)."""
+    column = (lightgbm_model.LAST_YEAR_ORIGIN + lightgbm_model.MIN_LAST_YEAR_ORIGINS_DAYS
+              + forecast.MIN_BACKTEST_DAYS)
+    return start + timedelta(days=column)
+
+
+def rolling_origins(sales_daily: pl.DataFrame) -> list[date]:
+    """Up to ROLLING_ORIGINS origins ROLLING_STEP days apart, latest first: the latest HOLDOUT days before the
+    last day (always), the earlier ones only where they leave the history ``first_rolling_origin`` asks for."""
+    start, end = sales_daily["date"].min(), sales_daily["date"].max()
+    latest = end - timedelta(days=HOLDOUT)
+    earlier = [latest - timedelta(days=k * ROLLING_STEP) for k in range(1, ROLLING_ORIGINS)]
+    return [latest] + [o for o in earlier if o >= first_rolling_origin(start)]
+
+
+def scored_window(shop, frames, as_of: date) -> tuple[pl.DataFrame, forecast.TrainedForecast, float]:
+    """Train on the days up to ``as_of``, forecast HOLDOUT days and join each online-store cell with the truth
+    (days inside the world that were not stockouts), the units sold, seasonal-naive and the MASE scale."""
     started = time.perf_counter()
     trained = forecast.train(frames.sales_daily, frames.products, as_of, horizon=HOLDOUT)
     out = forecast.predict(trained, frames.sales_daily, frames.products, as_of)
@@ -72,9 +98,13 @@ def holdout_scores(shop) -> dict[str, float]:
     sold = (frames.sales_daily.filter(pl.col("channel") == "online_store")
             .select("sku", "date", units=pl.col("units").cast(pl.Float64)))
     scored = (out.filter(pl.col("channel") == "online_store")
-              .join(truth_frame(shop, as_of), on=["sku", "date"])
+              .join(truth_frame(shop, as_of), on=["sku", "date"])  # the truth ends with the world
               .join(sold, on=["sku", "date"], how="left").with_columns(pl.col("units").fill_null(0.0))
               .join(extra, on=["sku", "horizon_day"]))
+    return scored, trained, elapsed
+
+
+def holdout_scores(scored: pl.DataFrame, trained: forecast.TrainedForecast, elapsed: float) -> dict[str, float]:
     y = scored["units"].to_numpy()
     per_sku = (scored.group_by("sku").agg(
         model=(pl.col("units_mean") - pl.col("units")).abs().sum(),
@@ -106,10 +136,49 @@ def holdout_scores(shop) -> dict[str, float]:
     }
 
 
+def window_totals(scored: pl.DataFrame) -> dict[str, float]:
+    """Sums over one window's cells, so that windows (and shops) pool by adding them up."""
+    y = scored["units"].to_numpy()
+    return {
+        "cells": float(scored.height),
+        "err model": float(np.abs(scored["units_mean"].to_numpy() - y).sum()),
+        "err oracle": float(np.abs(scored["expected_units"].to_numpy() - y).sum()),
+        "err naive": float(np.abs(scored["naive"].to_numpy() - y).sum()),
+        "forecast": float(scored["units_mean"].sum()),
+        "truth": float(scored["expected_units"].sum()),
+        "covered 80": float(covered_fraction(y, scored["lower_80"].to_numpy(), scored["upper_80"].to_numpy()).sum()),
+        "covered 95": float(covered_fraction(y, scored["lower_95"].to_numpy(), scored["upper_95"].to_numpy()).sum()),
+    }
+
+
+def pooled(totals: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sum(t[k] for t in totals) for k in totals[0]}
+
+
+def rolling_row(label: str, origin: str, t: dict[str, float]) -> str:
+    n = t["cells"]
+    return (f"{label:<11}{origin:<12}{n:>8,.0f}{t['err model'] / n:>9.3f}{t['err oracle'] / n:>9.3f}"
+            f"{t['err naive'] / n:>9.3f}{t['err model'] / t['err oracle']:>9.3f}"
+            f"{t['err naive'] / t['err oracle']:>9.3f}{t['forecast'] / t['truth']:>8.3f}"
+            f"{t['covered 80'] / n:>8.3f}{t['covered 95'] / n:>8.3f}")
+
+
 def quality() -> None:
     world = build_world(WorldSpec.load("sandbox/worlds/demo.yaml"))
     handles = [s.handle for s in world.spec.shops]
-    results = {h: holdout_scores(world.shop(h)) for h in handles}
+    results: dict[str, dict[str, float]] = {}
+    windows: dict[str, list[tuple[date, dict[str, float]]]] = {}
+    started = time.perf_counter()
+    for h in handles:
+        shop = world.shop(h)
+        frames = shop_frames(shop)
+        windows[h] = []
+        for k, as_of in enumerate(rolling_origins(frames.sales_daily)):
+            scored, trained, elapsed = scored_window(shop, frames, as_of)
+            if k == 0:  # the latest origin: the single-window table
+                results[h] = holdout_scores(scored, trained, elapsed)
+            windows[h].append((as_of, window_totals(scored)))
+    took = time.perf_counter() - started
     print(f"\nDemand forecast vs the world's truth: online store, last {HOLDOUT} days held out (stockout days "
           "excluded)")
     print(f"{'metric':<32}" + "".join(f"{h:>12}" for h in handles))
@@ -120,6 +189,20 @@ def quality() -> None:
         f"{results[h]['MAE model'] / results[h]['MAE oracle']:>12.3f}" for h in handles))
     print(f"{'MAE seasonal-naive / oracle':<32}" + "".join(
         f"{results[h]['MAE seasonal-naive'] / results[h]['MAE oracle']:>12.3f}" for h in handles))
+
+    print(f"\nRolling origins: up to {ROLLING_ORIGINS} origins {ROLLING_STEP} days apart (the latest is the table "
+          f"above), each trained on the days up to it and scored on its own {HOLDOUT} days (online store, stockout "
+          "days excluded); 'pooled' rows add up the cells of all origins (MAE ratios = Σ|error| ÷ the oracle's "
+          "Σ|error|)")
+    print(f"{'shop':<11}{'origin':<12}{'cells':>8}{'MAE mod':>9}{'oracle':>9}{'s-naive':>9}{'mod/orc':>9}"
+          f"{'snv/orc':>9}{'bias':>8}{'cov 80':>8}{'cov 95':>8}")
+    print("-" * 109)
+    for h in handles:
+        for as_of, t in windows[h]:
+            print(rolling_row(h, str(as_of), t))
+        print(rolling_row(h, "pooled", pooled([t for _, t in windows[h]])))
+    print(rolling_row("all shops", "pooled", pooled([t for h in handles for _, t in windows[h]])))
+    print(f"quality half: {took:.0f} s ({sum(len(w) for w in windows.values())} trainings)")
 
 
 def write_scale_frames(folder: Path, n_products: int, orders_per_day: float) -> None:
