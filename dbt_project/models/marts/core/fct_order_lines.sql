@@ -63,12 +63,7 @@ select
     costed.channel_sku,
     costed.category,
     costed.customer_key,
-    case
-        when costed.is_cancelled then 'cancelled'
-        when costed.customer_order_number is null then 'unidentified'
-        when costed.customer_order_number = 1 then 'new'
-        else 'returning'
-    end as customer_segment,
+    {{ customer_segment('costed') }} as customer_segment,
     costed.ordered_at,
     costed.order_date,
     costed.quantity,

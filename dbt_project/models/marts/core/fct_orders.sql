@@ -82,12 +82,7 @@ select
     totals.order_number,
     totals.customer_key,
     cast(totals.customer_order_number as bigint) as customer_order_number,
-    case
-        when totals.is_cancelled then 'cancelled'
-        when totals.customer_order_number is null then 'unidentified'
-        when totals.customer_order_number = 1 then 'new'
-        else 'returning'
-    end as customer_segment,
+    {{ customer_segment('totals') }} as customer_segment,
     totals.ordered_at,
     totals.order_date,
     totals.currency,
