@@ -17,7 +17,7 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 
-.PHONY: help install manifest demo dev test bench lint sandbox webhooks clean
+.PHONY: help install manifest browser demo dev test bench lint sandbox webhooks clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,14 @@ install: $(VENV)/.installed ## Install the locked Python stack into .venv (uv, s
 
 manifest: install ## Parse the dbt project (Dagster reads target/manifest.json)
 	cd dbt_project && $(DBT) parse --quiet
+
+# Debian's chromium: the report sites' screenshots (make demo) and their browser tests. Installed once, from
+# Debian's packages, when it is missing (as root, e.g. in CI; otherwise the message says what to run).
+browser: ## Install Debian's chromium when it is missing (report-site screenshots and browser tests)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "chromium is missing: sudo apt-get install -y chromium"; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+	@chromium --version 2>/dev/null
 
 # The Dagster instance follows the profile: local storage (dagster.yaml) or PostgreSQL (dagster.production.yaml).
 DAGSTER_CONFIG := $(if $(filter production,$(OMNI_PROFILE)),dagster.production.yaml,dagster.yaml)

@@ -7,10 +7,12 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from orchestration.connectors import CONNECTORS
+from orchestration.defs.alerts import alert_definitions
 from orchestration.defs.automation import automation
 from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.ml import ml_assets, ml_automation
 from orchestration.defs.platform import platform_assets
+from orchestration.defs.quality import quality_checks
 from orchestration.defs.transformation import dbt_resource, transformation_assets
 from orchestration.defs.webhooks import webhook_sensor
 from orchestration.partitions import tenant_partitions
@@ -23,16 +25,22 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = tenant_partitions(registry)
     jobs, schedule = automation(registry, list(CONNECTORS))
     ml_job, ml_schedule = ml_automation(registry)
+    alert_assets, alert_jobs, alert_sensors, alert_schedules = alert_definitions(registry, partitions)
+    warehouse = [
+        *platform_assets(registry, partitions),
+        *ingestion_assets(registry, partitions, settings),
+        *transformation_assets(partitions),
+    ]
     return dg.Definitions(
         assets=[
-            *platform_assets(registry, partitions),
-            *ingestion_assets(registry, partitions, settings),
-            *transformation_assets(partitions),
+            *warehouse,
             *ml_assets(partitions),
+            *alert_assets,
         ],
-        jobs=[*jobs, ml_job],
-        schedules=[schedule, ml_schedule],
-        sensors=[webhook_sensor(registry)],
+        asset_checks=quality_checks(registry, warehouse),  # Great Expectations suites (expectations/)
+        jobs=[*jobs, ml_job, *alert_jobs],
+        schedules=[schedule, ml_schedule, *alert_schedules],
+        sensors=[webhook_sensor(registry), *alert_sensors],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
     )
 

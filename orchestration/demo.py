@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from orchestration.alerts_summary import evaluate_all, print_alert_list
 from orchestration.connectors import CONNECTORS
 from orchestration.connectors.files import FilesSourceConfig
 from orchestration.connectors.sql_database import SqlDatabaseSourceConfig, resolved_url
@@ -226,13 +227,16 @@ def main() -> int:
         outcomes = refresh_all(settings, registry)
     built_tenants = [o.slug for o in outcomes if o.ok]
     print(f"Training and scoring the models of {len(built_tenants)} tenants (tenant_ml) …", flush=True)
-    models, models_failed = train_all(build_definitions(settings), dg.DagsterInstance.get(), built_tenants,
-                                      settings.home / "logs", QUIET)
+    defs, instance, log_dir = build_definitions(settings), dg.DagsterInstance.get(), settings.home / "logs"
+    models, models_failed = train_all(defs, instance, built_tenants, log_dir, QUIET)
+    print(f"Evaluating the alert rules of {len(built_tenants)} tenants (tenant_alerts) …", flush=True)
+    alerts = evaluate_all(settings, defs, instance, built_tenants, log_dir, QUIET)
     print_summary(settings, registry)
     with connect(settings) as con:
         print_report_previews(con, built_tenants)
     print_model_table(models)
-    as_expected = report_failures(outcomes) and not models_failed
+    print_alert_list(alerts, settings.home)
+    as_expected = report_failures(outcomes) and not models_failed and not any(a.error for a in alerts)
     for slug, steps in models_failed.items():
         print(f"FAILED models of tenant {slug}: {steps} (see {settings.home / 'logs'})", file=sys.stderr)
     built = sum(o.ok for o in outcomes)

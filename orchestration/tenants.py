@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
+from orchestration.alerts.config import AlertsConfig
 from orchestration.connectors import CONNECTORS, MissingSecretError, SourceConfig
 from orchestration.connectors.base import Strict
 
@@ -28,6 +29,18 @@ class TenantConfigError(ValueError):
 
 
 SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+HexColor = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class Branding(Strict):
+    """White-label look of the tenant's report site (orchestration/sites/branding.py resolves the defaults):
+    ``title`` defaults to the display name, ``primary_color`` to ``settings.brand_color``, ``logo`` (an .svg or
+    .png file, relative to the registry file unless absolute) to a generated monogram."""
+
+    title: str | None = Field(default=None, min_length=1)
+    logo: str | None = None
+    primary_color: HexColor | None = None
+    accent_color: HexColor | None = None
 
 
 class Tenant(Strict):
@@ -39,6 +52,8 @@ class Tenant(Strict):
     data_retention_days: int = Field(default=730, ge=30)
     settings: dict[str, object] = Field(default_factory=dict)
     sources: dict[SourceName, SourceConfig] = Field(default_factory=dict)  # typed by orchestration/connectors
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # rules and delivery: orchestration/alerts/config.py
+    branding: Branding = Field(default_factory=Branding)  # the report site's title, logo, colours
 
     @field_validator("slug")
     @classmethod

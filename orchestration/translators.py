@@ -17,6 +17,8 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 RAW = "raw"
 ML = "ml"  # the models' assets ml/<model> and their group (orchestration/defs/ml.py)
+ALERTS = "alerts"  # alerts/firings and its group (orchestration/defs/alerts.py)
+SITES = "sites"  # the report sites' asset sites/report_site and its group (orchestration/defs/reports.py)
 
 
 def raw_asset_key(source: str, resource: str) -> dg.AssetKey:

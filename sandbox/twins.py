@@ -19,6 +19,7 @@ TWINS: tuple[str, ...] = (
     "sandbox.meta_ads.api:MetaAdsTwin",
     "sandbox.walmart.api:WalmartTwin",
     "sandbox.fx_rates.api:FxRatesTwin",
+    "sandbox.competitor_prices.api:CompetitorPricesTwin",
 )
 
 

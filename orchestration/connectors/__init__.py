@@ -8,6 +8,7 @@ Add a connector: write ``orchestration/connectors/<name>.py`` with its config mo
 from __future__ import annotations
 
 from orchestration.connectors import amazon as amazon_connector
+from orchestration.connectors import competitor_prices as competitor_prices_connector
 from orchestration.connectors import files, shopify
 from orchestration.connectors import fx_rates as fx_rates_connector
 from orchestration.connectors import ga4 as ga4_connector
@@ -27,6 +28,7 @@ CONNECTORS: dict[str, Connector] = {
     "meta_ads": meta_ads_connector.CONNECTOR,
     "walmart": walmart_connector.CONNECTOR,
     "fx_rates": fx_rates_connector.CONNECTOR,
+    "competitor_prices": competitor_prices_connector.CONNECTOR,
 }
 
 __all__ = ["CONNECTORS", "Connector", "MissingSecretError", "SourceConfig"]

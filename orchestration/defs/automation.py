@@ -6,11 +6,12 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from orchestration.tenants import Tenant, TenantRegistry
-from orchestration.translators import ML, RAW
+from orchestration.translators import ALERTS, ML, RAW, SITES
 
 REFRESH_JOB = "tenant_refresh"
-# landings and dbt; the models train in their own job (tenant_ml, orchestration/defs/ml.py)
-WAREHOUSE_GRAPH = dg.AssetSelection.all() - dg.AssetSelection.groups(ML)
+# landings and dbt; the models train, the alerts evaluate and the report sites build in their own jobs
+# (tenant_ml, tenant_alerts, tenant_reports: orchestration/defs/ml.py, alerts.py, reports.py)
+WAREHOUSE_GRAPH = dg.AssetSelection.all() - dg.AssetSelection.groups(ML, ALERTS, SITES)
 TRANSFORM_JOB = "tenant_transform"
 HOURLY_CRON = "5 * * * *"
 LOCAL_REFRESH_HOUR = 1  # 01:05 in the tenant's own time zone: yesterday is complete everywhere it sells

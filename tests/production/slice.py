@@ -186,7 +186,7 @@ class SliceSummary:
     success: list[bool]
     failures: list[list[str]]
     checks: list[int]
-    failed_checks: list[list[str]]
+    failed_checks: list[list[str]]  # "<asset>:<check>:<severity>" of each check that did not pass
     seconds: list[float]
     run_storage: str
 
@@ -194,8 +194,17 @@ class SliceSummary:
     def of(cls, run: SliceRun) -> SliceSummary:
         evaluations = [r.get_asset_check_evaluations() for r in run.results]
         return cls([r.success for r in run.results], [failures(r) for r in run.results],
-                   [len(e) for e in evaluations], [[c.check_name for c in e if not c.passed] for e in evaluations],
+                   [len(e) for e in evaluations], [[not_passed(c) for c in e if not c.passed] for e in evaluations],
                    [round(s, 1) for s in run.seconds], type(run.instance.run_storage).__name__)
+
+
+def not_passed(check: dg.AssetCheckEvaluation) -> str:
+    return f"{check.asset_key.to_user_string()}:{check.check_name}:{check.severity.value}"
+
+
+# The sandbox worlds end on fixed dates in the past: the marts' freshness expectation (expectations/, a warning
+# that never blocks) says so on every run of a slice, and it is the only check that may not pass.
+STALE_WORLD = "marts/fct_orders:great_expectations:WARN"
 
 
 def run_profile(profile: str, root: Path, drops: Path, *, pg: sa.URL | None = None, runs: int = 1,

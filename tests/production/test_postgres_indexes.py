@@ -62,6 +62,7 @@ EXPECTED: dict[str, set[tuple[str, tuple[str, ...], str | None]]] = {
     "fct_inventory_snapshots": {("btree", ("tenant_id", "inventory_snapshot_key"), None),
                                 ("btree", ("tenant_id", "product_key", "snapshot_date"), None),
                                 ("brin", ("snapshot_date",), None)},
+    "fct_competitor_prices": {("btree", ("tenant_id", "sku", "competitor", "observed_date"), None)},
     "dim_customers": {("btree", ("tenant_id", "customer_key"), None)},
     "dim_products": {("btree", ("tenant_id", "product_key"), None), ("btree", ("tenant_id", "sku"), None),
                      ("gin", ("channel_ids",), None),

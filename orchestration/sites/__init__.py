@@ -1,0 +1,1 @@
+"""Per-tenant report sites: what each tenant's Evidence site is built from (exports, insights, branding)."""
