@@ -17,7 +17,7 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
 
-.PHONY: help install manifest browser demo dev test bench lint sandbox webhooks clean
+.PHONY: help install manifest browser reports-install demo dev test bench lint sandbox webhooks clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,14 @@ browser: ## Install Debian's chromium when it is missing (report-site screenshot
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
 	@chromium --version 2>/dev/null
 
+# Evidence for the report sites: npm ci in reports/ from its lockfile, patched for offline builds
+# (reports/patches, applied by patch-package); once per lockfile change, shared by every tenant's build.
+reports/node_modules/.installed: reports/package.json reports/package-lock.json $(wildcard reports/patches/*.patch)
+	cd reports && timeout -k 10 600 npm ci --no-audit --no-fund --loglevel=warn
+	touch $@
+
+reports-install: reports/node_modules/.installed ## Install Evidence for the report sites (npm ci in reports/, ~1 min once)
+
 # The Dagster instance follows the profile: local storage (dagster.yaml) or PostgreSQL (dagster.production.yaml).
 DAGSTER_CONFIG := $(if $(filter production,$(OMNI_PROFILE)),dagster.production.yaml,dagster.yaml)
 
@@ -50,7 +58,7 @@ $(DAGSTER_HOME)/dagster.yaml: $(DAGSTER_CONFIG) FORCE
 
 FORCE:
 
-demo: manifest $(DAGSTER_HOME)/dagster.yaml ## Run the whole platform end to end for the demo tenants
+demo: manifest reports-install browser $(DAGSTER_HOME)/dagster.yaml ## Run the whole platform end to end for the demo tenants
 	$(PY) -m orchestration.demo
 
 dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3000 over what the demo built
@@ -59,7 +67,7 @@ dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3
 # pytest-xdist: one worker per core, a test file per worker at a time (module fixtures stay built once).
 TEST_WORKERS ?= auto
 
-test: manifest ## Install and run the test suite (in parallel: TEST_WORKERS=1 runs it serially)
+test: manifest reports-install browser ## Install and run the test suite (in parallel: TEST_WORKERS=1 runs it serially)
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: manifest ## Benchmarks, printed as tables: 100k-order Shopify import; one new day in the sales cube; the models vs their oracles at 10k SKUs

@@ -13,6 +13,7 @@ from orchestration.defs.ingestion import ingestion_assets
 from orchestration.defs.ml import ml_assets, ml_automation
 from orchestration.defs.platform import platform_assets
 from orchestration.defs.quality import quality_checks
+from orchestration.defs.reports import report_site_definitions
 from orchestration.defs.transformation import dbt_resource, transformation_assets
 from orchestration.defs.webhooks import webhook_sensor
 from orchestration.partitions import tenant_partitions
@@ -26,6 +27,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     jobs, schedule = automation(registry, list(CONNECTORS))
     ml_job, ml_schedule = ml_automation(registry)
     alert_assets, alert_jobs, alert_sensors, alert_schedules = alert_definitions(registry, partitions)
+    site_assets, site_jobs = report_site_definitions(partitions)
     warehouse = [
         *platform_assets(registry, partitions),
         *ingestion_assets(registry, partitions, settings),
@@ -36,9 +38,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *warehouse,
             *ml_assets(partitions),
             *alert_assets,
+            *site_assets,
         ],
         asset_checks=quality_checks(registry, warehouse),  # Great Expectations suites (expectations/)
-        jobs=[*jobs, ml_job, *alert_jobs],
+        jobs=[*jobs, ml_job, *alert_jobs, *site_jobs],
         schedules=[schedule, ml_schedule, *alert_schedules],
         sensors=[webhook_sensor(registry), *alert_sensors],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},

@@ -4,9 +4,11 @@ Starts the sandbox (the local twin of the channel APIs), drops each tenant's who
 malformed rows, to show quarantine) or seeds its ERP database, runs the ``tenant_refresh`` job once per tenant
 through Dagster (runs are recorded in DAGSTER_HOME, so ``make dev`` shows them; a tenant whose source failed gets
 its dbt slice built on what did land), stops the sandbox, trains and scores every model per tenant (the
-``tenant_ml`` job, orchestration/ml_summary.py), prints a table per tenant and channel, the top lines of each
-report (orchestration/report_preview.py) and a line per model and tenant, and lists the
-sources that failed. Running it again changes no row count: every load merges on its keys and every mart
+``tenant_ml`` job, orchestration/ml_summary.py), evaluates every tenant's alert rules (``tenant_alerts``,
+orchestration/alerts_summary.py), builds, checks and screenshots every tenant's report site (``tenant_reports``,
+orchestration/site_summary.py), prints a table per tenant and channel, the top lines of each report
+(orchestration/report_preview.py), a line per model and tenant, the alerts fired and the sites built, and lists
+the sources that failed. Running it again changes no row count: every load merges on its keys and every mart
 replaces its slice.
 """
 
@@ -30,6 +32,7 @@ from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_key
 from orchestration.ml_summary import print_model_table, train_all
 from orchestration.report_preview import print_report_previews
 from orchestration.settings import REPO_ROOT, Settings
+from orchestration.site_summary import print_site_list, publish_all
 from orchestration.tenants import TenantRegistry, load_registry
 from orchestration.warehouse import connect
 from sandbox.databases import seed as seed_erp
@@ -231,12 +234,16 @@ def main() -> int:
     models, models_failed = train_all(defs, instance, built_tenants, log_dir, QUIET)
     print(f"Evaluating the alert rules of {len(built_tenants)} tenants (tenant_alerts) …", flush=True)
     alerts = evaluate_all(settings, defs, instance, built_tenants, log_dir, QUIET)
+    print(f"Building and checking the report sites of {len(built_tenants)} tenants (tenant_reports) …", flush=True)
+    sites = publish_all(settings, defs, instance, built_tenants, log_dir, QUIET)
     print_summary(settings, registry)
     with connect(settings) as con:
         print_report_previews(con, built_tenants)
     print_model_table(models)
     print_alert_list(alerts, settings.home)
-    as_expected = report_failures(outcomes) and not models_failed and not any(a.error for a in alerts)
+    print_site_list(sites, settings.home)
+    as_expected = (report_failures(outcomes) and not models_failed and not any(a.error for a in alerts)
+                   and not any(s.error for s in sites))
     for slug, steps in models_failed.items():
         print(f"FAILED models of tenant {slug}: {steps} (see {settings.home / 'logs'})", file=sys.stderr)
     built = sum(o.ok for o in outcomes)

@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,21 @@ def mrkdwn(text: str, limit: int = MAX_SECTION) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": clip(text, limit)}
 
 
+def number(value: Decimal | None) -> str:
+    """A stored figure (4 places) as people read it: 123.8900 -> 123.89, 0.1234 -> 0.1234, 10.0000 -> 10."""
+    if value is None:
+        return "-"
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return text if "." not in text or len(text.split(".")[1]) != 1 else text + "0"
+
+
 def firing_message(firing: Firing, display_name: str, heading: str | None = None) -> dict[str, Any]:
     """The Block Kit payload of one firing: {"text": fallback, "blocks": [header, section, context]}."""
     icon = SEVERITY_ICON.get(firing.severity, ":bell:")
     title = heading or firing.rule.replace("_", " ").capitalize()
-    fields = [mrkdwn(f"*Observed*\n{firing.observed}", MAX_FIELD)]
+    fields = [mrkdwn(f"*Observed*\n{number(firing.observed)}", MAX_FIELD)]
     if firing.reference is not None:
-        fields.append(mrkdwn(f"*Reference*\n{firing.reference}", MAX_FIELD))
+        fields.append(mrkdwn(f"*Reference*\n{number(firing.reference)}", MAX_FIELD))
     fields.append(mrkdwn(f"*Subject*\n{escape(firing.subject)}", MAX_FIELD))
     fields.append(mrkdwn(f"*Severity*\n{firing.severity}", MAX_FIELD))
     blocks = [

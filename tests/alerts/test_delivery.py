@@ -67,7 +67,7 @@ def test_one_block_kit_message_per_firing_and_the_cooldown(duck, slack, tenants)
         assert message["blocks"][2]["elements"][0]["text"].startswith(
             "*Acme Outdoor* · rule `top_seller_stock` (stock_below_safety) · 2025-03-15 06:00 UTC")
     assert [f["text"] for f in messages[0]["blocks"][1]["fields"]] == [
-        "*Observed*\n60.0000", "*Reference*\n78.7040", "*Subject*\namazon/SKU-A", "*Severity*\ncritical"]
+        "*Observed*\n60", "*Reference*\n78.704", "*Subject*\namazon/SKU-A", "*Severity*\ncritical"]
     assert firing_ids(messages) == [f.firing_id[:12] for f in first.stored]
     rows = stored(duck, "acme")
     assert [(r[1], r[2], r[3], r[4], r[5]) for r in rows] == [

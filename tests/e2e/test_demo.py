@@ -6,7 +6,9 @@ second run must change no row count."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -60,7 +62,7 @@ def run_demo(home: Path) -> subprocess.CompletedProcess:
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     (home / "dagster" / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     return subprocess.run([sys.executable, "-m", "orchestration.demo"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=1200)
 
 
 def env_example() -> dict[str, str]:
@@ -84,7 +86,7 @@ def table_counts(db: Path) -> dict[str, int]:
         return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
 
 
-@pytest.mark.timeout(1800)  # two whole demo runs, models included (~8 min on 2 free cores)
+@pytest.mark.timeout(2400)  # two whole demo runs: models, alerts and report sites included (~13 min on 2 free cores)
 def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
     fresh_manifest()  # the demo's Dagster definitions read it
     home = tmp_path / "omni"
@@ -137,6 +139,10 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
             assert f"{total_net:,.2f}" in first.stdout
 
     assert_models_are_per_tenant(db, home, registry.slugs, first.stdout)
+    firings = assert_alerts_are_per_tenant(db, home, registry.slugs, first.stdout)
+    assert_sites_hold_only_their_tenant(db, home, registry, first.stdout)
+    assert {slug: state for slug, (state, *_) in site_lines(first.stdout).items()} == dict.fromkeys(registry.slugs,
+                                                                                                   "built")
 
     counts, predictions = table_counts(db), prediction_digests(db)
     second = run_demo(home)
@@ -146,6 +152,77 @@ def test_demo_reconciles_to_the_cent_and_is_idempotent(tmp_path):
     assert model_lines(second.stdout) == {(slug, spec.name): ("1", "reused") for slug in registry.slugs
                                           for spec in MODELS}
     assert prediction_digests(db) == predictions
+    # nothing the sites show changed: no site is built or browsed again
+    assert {slug: state for slug, (state, *_) in site_lines(second.stdout).items()} == dict.fromkeys(
+        registry.slugs, "unchanged")
+    # the same data fires the same alerts: none stored or delivered again
+    assert alert_counts(second.stdout) == {slug: (n, 0) for slug, n in firings.items()}
+    assert sum(1 for _ in (home / "alerts").glob("*.log")) == len(firings)
+    for slug, n in firings.items():
+        assert len((home / "alerts" / f"{slug}.log").read_text().splitlines()) == n, slug
+
+
+def site_lines(stdout: str) -> dict[str, tuple[str, int, Decimal, int, Path]]:
+    """The demo's report-site table: tenant -> (state, pages, headline, screenshots, site folder)."""
+    found = re.findall(r"^(\w+) +(built|unchanged) +(\d+) +[\d.]+ +([\d,.-]+) +(\d+)  (\S+)$", stdout,
+                       flags=re.MULTILINE)
+    return {slug: (state, int(pages), Decimal(headline.replace(",", "")), int(shots), Path(site))
+            for slug, state, pages, headline, shots, site in found}
+
+
+def assert_sites_hold_only_their_tenant(db: Path, home: Path, registry, stdout: str) -> None:
+    """Each demo tenant's site was built under the tenant's own folder, every page screenshotted on a desktop and
+    a phone; its headline (net revenue of the last 7 complete days) is the warehouse's figure, computed here; no
+    file of it holds another tenant's slug, name or best-selling SKUs (orchestration/sites/isolation.py)."""
+    from orchestration.sites.isolation import assert_isolated, foreign_markers
+
+    sites = site_lines(stdout)
+    assert set(sites) == set(registry.slugs)
+    with duckdb.connect(str(db), read_only=True) as con:
+        for slug, (_, pages, headline, shots, site) in sites.items():
+            assert site == home / "sites" / slug / "site" and (site / "index.html").exists(), slug
+            assert pages == 8 and shots == 2 * pages, slug
+            pngs = sorted(p.name for p in (home / "screenshots" / slug).glob("*.png"))
+            assert len(pngs) == shots and "index.png" in pngs and "forecast.phone.png" in pngs, (slug, pngs)
+            (net,) = con.execute("""
+                with last as (select max(order_date) - 1 as day from marts.fct_orders where tenant_id = ?)
+                select sum(net_revenue_reporting) from marts.fct_orders, last
+                where tenant_id = ? and order_date between last.day - 6 and last.day""", [slug, slug]).fetchone()
+            assert headline == net, slug
+            assert f"{net:,.2f}" in (site / "index.html").read_text(), slug
+            foreign = foreign_markers(con, registry, slug)
+            assert {m.kind for m in foreign} == {"slug", "name", "canary_sku"}, slug
+            assert_isolated(site, foreign, slug)
+
+
+def alert_counts(stdout: str) -> dict[str, tuple[int, int]]:
+    """The demo's alert list: tenant -> (alerts, new in this run)."""
+    found = re.findall(r"^(\w+): (\d+) alert\(s\), (\d+) new in this run", stdout, flags=re.MULTILINE)
+    return {slug: (int(n), int(new)) for slug, n, new in found}
+
+
+def assert_alerts_are_per_tenant(db: Path, home: Path, slugs: list[str], stdout: str) -> dict[str, int]:
+    """Every demo tenant fired alerts, all new and delivered to its own local log (no webhook URL is set); each
+    firing names only the tenant's own SKUs, and the list the demo printed is the table's."""
+    counts = alert_counts(stdout)
+    assert set(counts) == set(slugs)
+    with duckdb.connect(str(db), read_only=True) as con:
+        for slug in slugs:
+            rows = con.execute("select rule, kind, subject, message, delivered_via from alerts.firings "
+                               "where tenant_id = ?", [slug]).fetchall()
+            assert rows and counts[slug] == (len(rows), len(rows)), slug
+            assert {via for *_, via in rows} == {"log"}, slug
+            own = {sku for (sku,) in con.execute("select sku from marts.dim_products where tenant_id = ?",
+                                                 [slug]).fetchall()}
+            for rule, kind, subject, message, _ in rows:
+                if kind == "competitor_undercut":
+                    assert subject in own, (slug, rule, subject)
+                for other in set(slugs) - {slug}:
+                    assert other not in message.lower(), (slug, rule)
+            logged = [json.loads(line) for line in (home / "alerts" / f"{slug}.log").read_text().splitlines()]
+            assert len(logged) == len(rows), slug
+            assert {"competitor_undercut"} <= {kind for _, kind, *_ in rows}, slug
+    return {slug: n for slug, (n, _) in counts.items()}
 
 
 def model_lines(stdout: str) -> dict[tuple[str, str], tuple[str, str]]:

@@ -129,3 +129,21 @@ def test_models_train_in_their_own_job_daily_after_each_tenants_refresh(platform
         requested += [(tick.hour, r.partition_key) for r in schedule.evaluate_tick(context).run_requests]
     # 03:15 local, two hours after the 01:05 refresh: Berlin at 02:15 UTC, London 03:15, New York 08:15
     assert requested == [(2, "alpine"), (3, "kumo"), (8, "northwind")]
+
+
+def test_alerts_and_report_sites_run_in_their_own_jobs(platform_env):
+    defs = build_definitions(Settings.from_env())
+    faces = {dg.AssetKey(["alerts", "firings"]), dg.AssetKey(["sites", "report_export"]),
+             dg.AssetKey(["sites", "report_site"])}
+    assert faces <= defs.resolve_asset_graph().get_all_asset_keys()
+    # a data refresh never waits for an Evidence build or sends alerts itself (the sensor asks for that run)
+    for job in (REFRESH_JOB, "tenant_transform", "shopify_webhook_refresh", ML_JOB):
+        assert not faces & set(defs.resolve_job_def(job).asset_layer.selected_asset_keys), job
+    assert set(defs.resolve_job_def("tenant_alerts").asset_layer.selected_asset_keys) == {
+        dg.AssetKey(["alerts", "firings"])}
+    assert set(defs.resolve_job_def("tenant_reports").asset_layer.selected_asset_keys) == faces - {
+        dg.AssetKey(["alerts", "firings"])}
+    # the raw landings and the marts carry their Great Expectations suite as a check (tests/quality: blocking)
+    checks = {key.asset_key.to_user_string(): key for key in defs.resolve_asset_graph().asset_check_keys
+              if key.name == "great_expectations"}
+    assert {"raw/shopify/orders", "raw/files/orders", "raw/amazon/orders", "marts/fct_orders"} <= set(checks)

@@ -1,0 +1,1 @@
+select * from returns_by_product
