@@ -17,6 +17,7 @@ import dagster as dg
 
 from orchestration.alerts.store import Firing, all_firings, ensure_table
 from orchestration.defs.alerts import ALERTS_JOB, FIRINGS_KEY
+from orchestration.run_failures import failure_summary
 from orchestration.settings import Settings
 from orchestration.warehouse import connect
 
@@ -42,9 +43,7 @@ def evaluate_all(settings: Settings, defs: dg.Definitions, instance: dg.DagsterI
         new = sum(int(event.materialization.metadata["new_firings"].value)
                   for event in result.get_asset_materialization_events()
                   if event.materialization.asset_key == FIRINGS_KEY)
-        error = "" if result.success else "; ".join(
-            (e.step_failure_data.error.message.strip().splitlines() or [""])[0]
-            for e in result.all_events if e.is_step_failure and e.step_failure_data)
+        error = failure_summary(result)
         with connect(settings, read_only=False) as con:
             ensure_table(con)
             firings = all_firings(con, tenant)

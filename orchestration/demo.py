@@ -31,6 +31,7 @@ from orchestration.definitions import build_definitions
 from orchestration.defs.automation import REFRESH_JOB, TRANSFORM_JOB, tenant_keys
 from orchestration.ml_summary import print_model_table, train_all
 from orchestration.report_preview import print_report_previews
+from orchestration.run_failures import failed_checks, step_failures
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.site_summary import print_site_list, publish_all
 from orchestration.tenants import TenantRegistry, load_registry
@@ -103,14 +104,16 @@ def refresh_all(settings: Settings, registry: TenantRegistry) -> list[TenantOutc
             selection = tenant_keys(tenant, list(CONNECTORS), defs.resolve_asset_graph())
             result = refresh.execute_in_process(partition_key=tenant.slug, instance=instance, raise_on_error=False,
                                                 asset_selection=selection, tags=tags, run_config=QUIET)
-            failures = _step_failures(result)
+            failures, checks = step_failures(result), failed_checks(result)
             failed_sources = {_source_of(step): error for step, error in failures.items() if _source_of(step)}
             other = {step: error for step, error in failures.items() if not _source_of(step)}
             if failed_sources and not other:
                 built = transform.execute_in_process(partition_key=tenant.slug, instance=instance,
                                                      raise_on_error=False, tags=tags, run_config=QUIET)
-                other = _step_failures(built)
+                other = step_failures(built)
         error = "; ".join(f"step {step}: {message}" for step, message in other.items())
+        if error and checks:  # a blocking Great Expectations check stopped the build: say which rules failed
+            error += " (" + "; ".join(checks) + ")"
         outcome = TenantOutcome(tenant.slug, not other, time.monotonic() - started, failed_sources, error)
         outcomes.append(outcome)
         status = "ok" if outcome.ok else "FAILED"
@@ -118,16 +121,6 @@ def refresh_all(settings: Settings, registry: TenantRegistry) -> list[TenantOutc
         print(f"  {tenant.slug:<12} {status} in {outcome.seconds:5.1f}s{detail}" + (f": {error}" if error else ""),
               flush=True)
     return outcomes
-
-
-def _step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """Failed step → the first line of its error (which names tenant and source for a landing)."""
-    failures = {}
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            message = event.step_failure_data.error.message.strip().splitlines()[0]
-            failures[event.step_key] = message.removeprefix("dagster._core.definitions.events.Failure: ")
-    return failures
 
 
 def _source_of(step_key: str) -> str | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.reports import REPORTS_JOB, SITE_KEY
+from orchestration.run_failures import failure_summary
 from orchestration.settings import Settings
 from orchestration.sites.checks import check_published_site
 
@@ -52,8 +53,7 @@ def publish_all(settings: Settings, defs: dg.Definitions, instance: dg.DagsterIn
                      for e in result.get_asset_materialization_events() if e.materialization.asset_key == SITE_KEY),
                     None)
         if not result.success or meta is None:
-            error = "; ".join((e.step_failure_data.error.message.strip().splitlines() or [""])[0]
-                              for e in result.all_events if e.is_step_failure and e.step_failure_data)
+            error = failure_summary(result)
             sites.append(PublishedSite(tenant, None, 0, False, 0.0, None, 0, error or "no site was published"))
         else:
             sites.append(_check(settings, tenant, meta))

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sandbox.common.background import BackgroundServer
 from sandbox.faults import ANY_SHOP, Fault, Faults
 from sandbox.shopify.api import Answer, ShopifyTwin
 from sandbox.shopify.webhooks import ShopifyWebhooks
@@ -205,63 +203,29 @@ def _instant(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class SandboxServer:
+class SandboxServer(BackgroundServer):
     """The sandbox on a loopback port in a background thread: ``with SandboxServer(spec) as s: s.base_url``.
 
     ``spec`` is a ``WorldSpec`` or the path of its YAML; ``throttle`` may set ``maximum_available`` and
     ``restore_rate`` of every shop's bucket. ``port=0`` picks a free port (read it from ``.port``).
     """
 
+    name = "sandbox"
+    health_path = "/_sandbox/health"
+
     def __init__(self, spec: WorldSpec | Path | str, *, host: str = "127.0.0.1", port: int = 0,
                  **throttle: float) -> None:
+        super().__init__(host=host, port=port)
         self.sandbox = Sandbox(spec if isinstance(spec, WorldSpec) else WorldSpec.load(spec), **throttle)
-        self.host, self.port = host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def app(self) -> Starlette:
+        return create_app(self.sandbox)
 
     def shop_url(self, handle: str) -> str:
         """What a client uses where it would use ``https://<shop>.myshopify.com``."""
         return f"{self.base_url}/{handle}"
 
-    def start(self, timeout_s: float = 30.0) -> SandboxServer:
-        config = uvicorn.Config(create_app(self.sandbox), host=self.host, port=self.port, log_config=None,
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=5)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="sandbox-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._ready():
-            if not self._thread.is_alive():
-                raise RuntimeError(f"the sandbox could not start on {self.host}:{self.port} (port in use?)")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"the sandbox did not answer its health check within {timeout_s}s")
-            time.sleep(0.01)
-        return self
-
-    def _ready(self) -> bool:
-        if not self._server.started:
-            return False
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        try:
-            return requests.get(f"{self.base_url}/_sandbox/health", timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
     def stop(self) -> None:
         self.sandbox.faults.clear()  # hanging requests return, so the server can drain
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
         self.sandbox.webhooks.close()
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -21,7 +21,7 @@ markers the output will be scanned for (orchestration/sites/isolation.py); saved
 4. scans the output for any other tenant's name, slug or canary and refuses to publish a leaking site;
 5. publishes ``build/`` to ``$OMNI_HOME/sites/<tenant>/site`` and writes the stamp.
 
-``build_site`` does both steps; ``build_all_sites`` every tenant in turn (what ``make demo`` calls).
+``build_site`` does both steps (the Dagster job ``tenant_reports`` runs them as two assets).
 Evidence's DuckDB-Wasm would download its parquet extension at build time (a build without internet hangs);
 ``reports/patches/`` (applied by ``npm ci``'s postinstall) keeps that download off the path: see reports/README.md.
 """
@@ -320,9 +320,3 @@ def _build_lock(node_modules: Path, tenant: str, timeout: float = LOCK_TIMEOUT_S
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def build_all_sites(settings: Settings, tenants: list[str] | None = None, **kwargs) -> list[SiteBuild]:
-    """Every tenant's site (or the named ones), one after the other (builds never run in parallel)."""
-    registry = load_registry(settings.tenants_file)
-    return [build_site(settings, slug, registry=registry, **kwargs) for slug in (tenants or registry.slugs)]

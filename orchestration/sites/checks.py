@@ -7,8 +7,8 @@
 * no file of the site holds another tenant's slug, name or canary SKU (orchestration/sites/isolation.py), while
   the tenant's own name is there (the scan can find what it looks for).
 
-``screenshot_all`` is what ``make demo`` calls: every page of every built site, desktop and phone, into
-``<folder>/<tenant>/<page>.png`` and ``<page>.phone.png``.
+With ``screenshots=<folder>`` the browser pass also writes ``<page>.png`` (and ``<page>.phone.png`` per extra
+viewport) there: ``make demo`` checks every tenant's site that way (orchestration/site_summary.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from orchestration.settings import Settings
-from orchestration.sites.browse import PageVisit, check_site, parse_amount, visit_pages
+from orchestration.sites.browse import PageVisit, check_site, parse_amount
 from orchestration.sites.isolation import assert_isolated, foreign_markers, tenant_markers
 from orchestration.tenants import TenantRegistry, load_registry
 from orchestration.warehouse import PostgresConnection, connect
@@ -69,14 +69,3 @@ def check_published_site(settings: Settings, tenant: str, site_dir: Path, pages,
         raise AssertionError(f"tenant {tenant}: the summary's headline {summary.headline!r} is not the "
                              f"warehouse's net revenue of the last 7 complete days, {expected}")
     return SiteCheck(tenant, shown, expected, tuple(visits))
-
-
-def screenshot_all(builds, folder: Path, *, viewports: tuple[str, ...] = ("desktop", "phone")) -> list[Path]:
-    """Screenshots of every page of each ``SiteBuild`` (orchestration/sites/build.py) into
-    ``folder/<tenant>/``; returns the files written."""
-    written = []
-    for build in builds:
-        visits = visit_pages(build.site_dir, build.pages, screenshots=Path(folder) / build.tenant,
-                             viewports=viewports)
-        written += [v.screenshot for v in visits if v.screenshot]
-    return written

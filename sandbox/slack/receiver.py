@@ -25,19 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-import requests
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from sandbox.common.background import BackgroundServer
 from sandbox.slack.blocks import problem
 
 TEAM = "T0SANDBOX"
@@ -175,19 +173,20 @@ def create_app(receiver: Receiver) -> Starlette:
     ])
 
 
-class SlackReceiver:
+class SlackReceiver(BackgroundServer):
     """The receiver on a loopback port in a background thread: ``with SlackReceiver(hooks=[...]) as slack``.
     ``port=0`` picks a free port."""
 
-    def __init__(self, hooks: list[str] | tuple[str, ...] = (), *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.receiver = Receiver(hooks)
-        self.host, self.port = host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+    name = "Slack receiver"
+    health_path = "/_slack/health"
+    graceful_s = 2
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def __init__(self, hooks: list[str] | tuple[str, ...] = (), *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.receiver = Receiver(hooks)
+
+    def app(self) -> Starlette:
+        return create_app(self.receiver)
 
     def url(self, hook: str) -> str:
         """The incoming-webhook URL of ``hook`` (registered on first use)."""
@@ -201,40 +200,3 @@ class SlackReceiver:
 
     def inject(self, hook: str, kind: str, count: int = 1, retry_after_s: int = 1) -> None:
         self.receiver.inject(hook, kind, count, retry_after_s)
-
-    def start(self, timeout_s: float = 15.0) -> SlackReceiver:
-        config = uvicorn.Config(create_app(self.receiver), host=self.host, port=self.port, log_config=None,
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="slack-receiver", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._ready():
-            if not self._thread.is_alive():
-                raise RuntimeError(f"the Slack receiver could not start on {self.host}:{self.port} (port in use?)")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(f"the Slack receiver did not answer its health check within {timeout_s}s")
-            time.sleep(0.01)
-        return self
-
-    def _ready(self) -> bool:
-        if not self._server.started:
-            return False
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        try:
-            return requests.get(f"{self.base_url}/_slack/health", timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> SlackReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

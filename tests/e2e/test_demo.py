@@ -6,6 +6,7 @@ second run must change no row count."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -40,11 +41,12 @@ def free_port() -> int:
 
 
 def demo_registry(home: Path) -> Path:
-    """tenants.yaml as shipped, its sandbox on a free port (a developer's `make sandbox` may hold 8765) and its
-    relative drop folders under this home."""
+    """tenants.yaml as shipped, its sandbox on a free port (a developer's `make sandbox` may hold 8765), its
+    relative drop folders under this home and its logos where they are (reports/branding/)."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "tenants.yaml"
-    path.write_text((REPO / "tenants.yaml").read_text().replace("127.0.0.1:8765", f"127.0.0.1:{free_port()}"))
+    path.write_text((REPO / "tenants.yaml").read_text().replace("127.0.0.1:8765", f"127.0.0.1:{free_port()}")
+                    .replace("logo: reports/branding/", f"logo: {REPO}/reports/branding/"))
     return path
 
 
@@ -172,8 +174,10 @@ def site_lines(stdout: str) -> dict[str, tuple[str, int, Decimal, int, Path]]:
 
 def assert_sites_hold_only_their_tenant(db: Path, home: Path, registry, stdout: str) -> None:
     """Each demo tenant's site was built under the tenant's own folder, every page screenshotted on a desktop and
-    a phone; its headline (net revenue of the last 7 complete days) is the warehouse's figure, computed here; no
-    file of it holds another tenant's slug, name or best-selling SKUs (orchestration/sites/isolation.py)."""
+    a phone; its headline (net revenue of the last 7 complete days) is the warehouse's figure, computed here; its
+    summary carries the week's generated insight and the tenant's own logo; no file of it holds another tenant's
+    slug, name or best-selling SKUs (orchestration/sites/isolation.py)."""
+    from orchestration.sites.insights import build_insights
     from orchestration.sites.isolation import assert_isolated, foreign_markers
 
     sites = site_lines(stdout)
@@ -189,7 +193,12 @@ def assert_sites_hold_only_their_tenant(db: Path, home: Path, registry, stdout: 
                 select sum(net_revenue_reporting) from marts.fct_orders, last
                 where tenant_id = ? and order_date between last.day - 6 and last.day""", [slug, slug]).fetchone()
             assert headline == net, slug
-            assert f"{net:,.2f}" in (site / "index.html").read_text(), slug
+            summary = html.unescape((site / "index.html").read_text())
+            assert f"{net:,.2f}" in summary, slug
+            (week,) = [i for i in build_insights(con, slug) if i.kind == "wow_total"]
+            assert week.sentence in summary, slug
+            logo = REPO / "reports" / "branding" / f"{slug}.svg"
+            assert (site / "brand" / "logo.svg").read_text() == logo.read_text(), slug
             foreign = foreign_markers(con, registry, slug)
             assert {m.kind for m in foreign} == {"slug", "name", "canary_sku"}, slug
             assert_isolated(site, foreign, slug)
