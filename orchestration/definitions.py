@@ -27,7 +27,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     jobs, schedule = automation(registry, list(CONNECTORS))
     ml_job, ml_schedule = ml_automation(registry)
     alert_assets, alert_jobs, alert_sensors, alert_schedules = alert_definitions(registry, partitions)
-    site_assets, site_jobs = report_site_definitions(partitions)
+    site_assets, site_jobs, site_schedules = report_site_definitions(registry, partitions)
     warehouse = [
         *platform_assets(registry, partitions),
         *ingestion_assets(registry, partitions, settings),
@@ -42,7 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         asset_checks=quality_checks(registry, warehouse),  # Great Expectations suites (expectations/)
         jobs=[*jobs, ml_job, *alert_jobs, *site_jobs],
-        schedules=[schedule, ml_schedule, *alert_schedules],
+        schedules=[schedule, ml_schedule, *alert_schedules, *site_schedules],
         sensors=[webhook_sensor(registry), *alert_sensors],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource()},
     )

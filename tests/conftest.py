@@ -14,7 +14,14 @@ os.environ.update({
     "RUNTIME__DLTHUB_TELEMETRY": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DAGSTER_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "False",
 })
+
+
+def pytest_collection_modifyitems(config, items):
+    """The end-to-end tests first (stable otherwise): under pytest-xdist a file runs on one worker, and the e2e demo
+    file is the longest by far, so it must start at once while the other worker runs the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 SMALL_SHOP = "testshop"
 

@@ -9,16 +9,20 @@ keys from orchestration/translators.py).
   (``build_prepared``; pool ``report_sites``: one Evidence build at a time, ~3 GB each — a lock file enforces it
   across processes as well). It is skipped, and says so in its metadata, when neither the exported data nor the
   reports project nor the branding changed since the last build.
-* job ``tenant_reports``: both, for one tenant.
+* job ``tenant_reports``: both, for one tenant; schedule ``daily_tenant_reports`` runs it for each tenant at 04:15
+  in its own time zone, an hour after the models (``daily_tenant_ml``, 03:15) and their alerts.
 
-``report_site_definitions(partitions)`` returns ``(assets, jobs)`` for ``dg.Definitions``.
+``report_site_definitions(registry, partitions)`` returns ``(assets, jobs, schedules)`` for ``dg.Definitions``.
 """
+
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from orchestration.defs.ingestion import WAREHOUSE_POOL
 from orchestration.settings import Settings
 from orchestration.sites.build import build_prepared, load_plan, prepare_site
+from orchestration.tenants import TenantRegistry
 from orchestration.translators import SITES
 
 SITES_GROUP = SITES
@@ -26,6 +30,7 @@ EXPORT_KEY = dg.AssetKey([SITES_GROUP, "report_export"])
 SITE_KEY = dg.AssetKey([SITES_GROUP, "report_site"])
 REPORTS_JOB = "tenant_reports"
 SITES_POOL = "report_sites"
+LOCAL_REPORTS_HOUR = 4  # 04:15 local: after the refresh (01:05) and the models (03:15)
 
 # What the export reads (orchestration/sites/export.py TABLES), as the assets that build it.
 UPSTREAM = (
@@ -41,8 +46,8 @@ UPSTREAM = (
 )
 
 
-def report_site_definitions(partitions: dg.PartitionsDefinition):
-    """(assets, jobs) of the report sites."""
+def report_site_definitions(registry: TenantRegistry, partitions: dg.PartitionsDefinition):
+    """(assets, jobs, schedules) of the report sites."""
 
     @dg.asset(
         key=EXPORT_KEY,
@@ -93,4 +98,15 @@ def report_site_definitions(partitions: dg.PartitionsDefinition):
 
     job = dg.define_asset_job(REPORTS_JOB, selection=dg.AssetSelection.assets(EXPORT_KEY, SITE_KEY),
                               description="Export one tenant's report data and build its Evidence site.")
-    return [site_export, site], [job]
+
+    @dg.schedule(job=job, cron_schedule="15 * * * *", name="daily_tenant_reports",
+                 default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description=f"Each tenant's site daily at {LOCAL_REPORTS_HOUR:02d}:15 in its own time zone.")
+    def daily_tenant_reports(context: dg.ScheduleEvaluationContext):
+        for tenant in registry.tenants:
+            local = context.scheduled_execution_time.astimezone(ZoneInfo(tenant.timezone))
+            if local.hour == LOCAL_REPORTS_HOUR:
+                yield dg.RunRequest(run_key=f"{tenant.slug}:reports:{local.date().isoformat()}",
+                                    partition_key=tenant.slug, tags={"tenant": tenant.slug})
+
+    return [site_export, site], [job], [daily_tenant_reports]

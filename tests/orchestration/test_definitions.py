@@ -143,6 +143,16 @@ def test_alerts_and_report_sites_run_in_their_own_jobs(platform_env):
         dg.AssetKey(["alerts", "firings"])}
     assert set(defs.resolve_job_def("tenant_reports").asset_layer.selected_asset_keys) == faces - {
         dg.AssetKey(["alerts", "firings"])}
+    # each tenant's site daily at 04:15 local, after its models (03:15)
+    from datetime import UTC, datetime
+
+    schedule, instance = defs.resolve_schedule_def("daily_tenant_reports"), dg.DagsterInstance.ephemeral()
+    requested = []
+    for hour in range(24):
+        context = dg.build_schedule_context(instance=instance, repository_def=defs.get_repository_def(),
+                                            scheduled_execution_time=datetime(2026, 11, 24, hour, 15, tzinfo=UTC))
+        requested += [(hour, r.partition_key) for r in schedule.evaluate_tick(context).run_requests]
+    assert requested == [(3, "alpine"), (4, "kumo"), (9, "northwind")]
     # the raw landings and the marts carry their Great Expectations suite as a check (tests/quality: blocking)
     checks = {key.asset_key.to_user_string(): key for key in defs.resolve_asset_graph().asset_check_keys
               if key.name == "great_expectations"}

@@ -158,12 +158,14 @@ def test_the_export_asset_materializes_one_tenants_plan(duckdb_world, monkeypatc
     import dagster as dg
 
     from orchestration.defs.reports import EXPORT_KEY, report_site_definitions
+    from orchestration.tenants import load_registry
 
     monkeypatch.setenv("OMNI_HOME", str(duckdb_world.home))
     monkeypatch.setenv("OMNI_DUCKDB_PATH", str(duckdb_world.duckdb_path))
     monkeypatch.setenv("OMNI_TENANTS_FILE", str(duckdb_world.tenants_file))
-    assets, jobs = report_site_definitions(dg.StaticPartitionsDefinition([world.ACME, world.RIVAL]))
-    assert [j.name for j in jobs] == ["tenant_reports"]
+    assets, jobs, schedules = report_site_definitions(load_registry(duckdb_world.tenants_file),
+                                                      dg.StaticPartitionsDefinition([world.ACME, world.RIVAL]))
+    assert [j.name for j in jobs] == ["tenant_reports"] and [s.name for s in schedules] == ["daily_tenant_reports"]
     export_asset = next(a for a in assets if a.key == EXPORT_KEY)
     result = dg.materialize([export_asset], partition_key=world.ACME, instance=dg.DagsterInstance.ephemeral())
     assert result.success
