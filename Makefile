@@ -64,11 +64,12 @@ demo: manifest reports-install browser $(DAGSTER_HOME)/dagster.yaml ## Run the w
 dev: manifest $(DAGSTER_HOME)/dagster.yaml ## Open the Dagster UI on 127.0.0.1:3000 over what the demo built
 	exec env --default-signal=INT,TERM $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# pytest-xdist: one worker per core, a test file per worker at a time (module fixtures stay built once).
+# pytest-xdist: one worker per core, a test file per worker at a time (module fixtures stay built once), in
+# collection order (tests/conftest.py puts the long end-to-end files first, so they start at once).
 TEST_WORKERS ?= auto
 
 test: manifest reports-install browser ## Install and run the test suite (in parallel: TEST_WORKERS=1 runs it serially)
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: manifest ## Benchmarks, printed as tables: 100k-order Shopify import; one new day in the sales cube; the models vs their oracles at 10k SKUs
 	$(PY) tests/benchmarks/bench_shopify_import.py
