@@ -16,7 +16,6 @@ off (``GX_ANALYTICS_ENABLED=False``: GX 1.24 ships no analytics client any more,
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -156,7 +155,6 @@ _engine: _Engine | None = None
 
 class _Engine:
     def __init__(self) -> None:
-        os.environ["GX_ANALYTICS_ENABLED"] = "False"  # defensive: nothing in GX 1.24 phones home, keep it so
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration

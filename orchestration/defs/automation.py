@@ -72,6 +72,25 @@ def automation(registry: TenantRegistry, sources: list[str]) -> tuple[list[objec
     return [job, transform], daily_tenant_refresh
 
 
+def daily_local_schedule(job, registry: TenantRegistry, *, name: str, hour: int, minute: int,
+                         run_kind: str) -> dg.ScheduleDefinition:
+    """A run of ``job`` per tenant once a day at ``hour:minute`` in the tenant's own time zone: an hourly tick, and
+    each tenant whose local hour it is gets one run (run key: tenant, ``run_kind``, local date). Stopped until
+    turned on."""
+
+    @dg.schedule(job=job, cron_schedule=f"{minute} * * * *", name=name,
+                 default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description=f"Each tenant daily at {hour:02d}:{minute:02d} in its own time zone.")
+    def daily(context: dg.ScheduleEvaluationContext):
+        for tenant in registry.tenants:
+            local = context.scheduled_execution_time.astimezone(ZoneInfo(tenant.timezone))
+            if local.hour == hour:
+                yield dg.RunRequest(run_key=f"{tenant.slug}:{run_kind}:{local.date().isoformat()}",
+                                    partition_key=tenant.slug, tags={"tenant": tenant.slug})
+
+    return daily
+
+
 def _keys(tenant: Tenant, sources: list[str], context: dg.ScheduleEvaluationContext) -> list[dg.AssetKey] | None:
     """The run's asset selection: the whole job (None) unless the tenant lacks a source."""
     if not missing_sources(tenant, sources):

@@ -8,7 +8,6 @@ daily after the refresh; a refresh or a webhook run never retrains.
 """
 
 import re
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
@@ -17,6 +16,7 @@ from models_ml.catalogue import MODELS, ModelSpec
 from models_ml.frames import load_frames
 from models_ml.pipeline import Outcome, run_model
 from models_ml.tracking import MlflowStore
+from orchestration.defs.automation import daily_local_schedule
 from orchestration.defs.ingestion import WAREHOUSE_POOL
 from orchestration.predictions import SCHEMA, replace_slice
 from orchestration.settings import Settings
@@ -103,14 +103,6 @@ def ml_automation(registry: TenantRegistry):
     job = dg.define_asset_job(ML_JOB, selection=dg.AssetSelection.groups(ML_GROUP),
                               description="Train (or reuse), register and score every model of one tenant.")
 
-    @dg.schedule(job=job, cron_schedule="15 * * * *", name="daily_tenant_ml",
-                 default_status=dg.DefaultScheduleStatus.STOPPED,
-                 description=f"Each tenant daily at {LOCAL_ML_HOUR:02d}:15 in its own time zone.")
-    def daily_tenant_ml(context: dg.ScheduleEvaluationContext):
-        for tenant in registry.tenants:
-            local = context.scheduled_execution_time.astimezone(ZoneInfo(tenant.timezone))
-            if local.hour == LOCAL_ML_HOUR:
-                yield dg.RunRequest(run_key=f"{tenant.slug}:ml:{local.date().isoformat()}",
-                                    partition_key=tenant.slug, tags={"tenant": tenant.slug})
-
-    return job, daily_tenant_ml
+    schedule = daily_local_schedule(job, registry, name="daily_tenant_ml", hour=LOCAL_ML_HOUR, minute=15,
+                                    run_kind="ml")
+    return job, schedule

@@ -15,10 +15,10 @@ keys from orchestration/translators.py).
 ``report_site_definitions(registry, partitions)`` returns ``(assets, jobs, schedules)`` for ``dg.Definitions``.
 """
 
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from orchestration.defs.automation import daily_local_schedule
 from orchestration.defs.ingestion import WAREHOUSE_POOL
 from orchestration.settings import Settings
 from orchestration.sites.build import build_prepared, load_plan, prepare_site
@@ -99,14 +99,6 @@ def report_site_definitions(registry: TenantRegistry, partitions: dg.PartitionsD
     job = dg.define_asset_job(REPORTS_JOB, selection=dg.AssetSelection.assets(EXPORT_KEY, SITE_KEY),
                               description="Export one tenant's report data and build its Evidence site.")
 
-    @dg.schedule(job=job, cron_schedule="15 * * * *", name="daily_tenant_reports",
-                 default_status=dg.DefaultScheduleStatus.STOPPED,
-                 description=f"Each tenant's site daily at {LOCAL_REPORTS_HOUR:02d}:15 in its own time zone.")
-    def daily_tenant_reports(context: dg.ScheduleEvaluationContext):
-        for tenant in registry.tenants:
-            local = context.scheduled_execution_time.astimezone(ZoneInfo(tenant.timezone))
-            if local.hour == LOCAL_REPORTS_HOUR:
-                yield dg.RunRequest(run_key=f"{tenant.slug}:reports:{local.date().isoformat()}",
-                                    partition_key=tenant.slug, tags={"tenant": tenant.slug})
-
-    return [site_export, site], [job], [daily_tenant_reports]
+    schedule = daily_local_schedule(job, registry, name="daily_tenant_reports", hour=LOCAL_REPORTS_HOUR,
+                                    minute=15, run_kind="reports")
+    return [site_export, site], [job], [schedule]
